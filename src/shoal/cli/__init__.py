@@ -1,0 +1,11 @@
+"""The ``shoal`` command line: one click group, subcommands loaded on demand.
+
+Each subcommand lives in its own module (``nodeset_cmd``, ``testbed_cmd``…) and
+is imported only when it runs, so ``shoal nodeset`` never pays for asyncssh.
+"""
+
+from __future__ import annotations
+
+from shoal.cli.app import main
+
+__all__ = ["main"]
