@@ -1,0 +1,172 @@
+"""clush's output formats, written as bytes so any output passes through unchanged.
+
+Plain (piped) output is byte for byte what ``clush`` prints for the same results:
+
+* line mode: ``node7: line`` as lines arrive (``-N``: no label);
+* gathered (``-b``): a block per group of nodes with identical output and return code,
+  headed by the folded node set and, for more than one node, its count::
+
+      ---------------
+      node[1-3] (3)
+      ---------------
+      output
+
+  groups ordered by return code, then larger groups first, then by first node;
+* ``-bL``: gathered, each line prefixed with the folded node set;
+* ``-L``: gathered per node, in node order.
+
+On a terminal, labels are coloured as clush colours them. This module formats; it never
+decides what ran. It imports nothing above :mod:`shoal.nodeset`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from shoal.nodeset import NodeSet
+
+__all__ = ["Display"]
+
+SEP = b"-" * 15
+_BLUE, _RED, _GREEN, _BOLD, _CYAN, _RESET = (
+    b"\033[94m", b"\033[91m", b"\033[92m", b"\033[1m", b"\033[96m", b"\033[0m")
+
+VERB_QUIET, VERB_STD, VERB_VERB = 0, 1, 2
+
+
+class Display:
+    """Writes results in clush's formats.
+
+    :param out: binary stream for standard output (``sys.stdout.buffer``).
+    :param err: binary stream for errors and node stderr.
+    :param label: prefix lines with node names, head blocks (clush's default; ``-N`` off).
+    :param color: colour labels (``--color``, default: when both streams are terminals).
+    :param node_count: show ``(N)`` after node sets of more than one node.
+    :param verbosity: 0 quiet (``-q``), 1 standard, 2 verbose (``-v``).
+    :param maxrc: ``-S``: return codes are expected, so "exited with" notes need verbosity 1.
+    :param regroup: ``-r``: show node sets folded with groups (``@rack1``).
+    :param groupsource: group source for ``regroup``.
+    :param prog: name in error lines ("shoal: node7: …").
+    """
+
+    def __init__(
+        self,
+        out: BinaryIO,
+        err: BinaryIO,
+        *,
+        label: bool = True,
+        color: bool = False,
+        node_count: bool = True,
+        verbosity: int = VERB_STD,
+        maxrc: bool = False,
+        regroup: bool = False,
+        groupsource: str | None = None,
+        prog: str = "shoal",
+    ) -> None:
+        self.out = out
+        self.err = err
+        self.label = label
+        self.color = color
+        self.node_count = node_count
+        self.verbosity = verbosity
+        self.maxrc = maxrc
+        self.regroup = regroup
+        self.groupsource = groupsource
+        self.prog = prog.encode()
+
+    # -- pieces ---------------------------------------------------------------------------
+
+    def _paint(self, code: bytes, text: bytes) -> bytes:
+        return code + text + _RESET if self.color else text
+
+    def nodes_text(self, nodes: NodeSet) -> bytes:
+        """The node set as shown in labels and headers (folded, or regrouped with ``-r``)."""
+        text = nodes.regroup(self.groupsource) if self.regroup else str(nodes)
+        return text.encode()
+
+    def _with_count(self, nodes: NodeSet) -> bytes:
+        text = self.nodes_text(nodes)
+        if self.verbosity >= VERB_STD and self.node_count and len(nodes) > 1:
+            text += b" (%d)" % len(nodes)
+        return text
+
+    def header(self, nodes: NodeSet) -> bytes:
+        """The three-line block header of ``-b`` (empty with ``-N``)."""
+        if not self.label:
+            return b""
+        return self._paint(_BLUE, SEP + b"\n" + self._with_count(nodes) + b"\n" + SEP) + b"\n"
+
+    # -- line mode ------------------------------------------------------------------------
+
+    def line(self, node: str, data: bytes) -> None:
+        """One stdout line of ``node``, as it arrives (``data`` without its newline)."""
+        if self.label:
+            self.out.write(self._paint(_BLUE, node.encode() + b": ") + data + b"\n")
+        else:
+            self.out.write(data + b"\n")
+
+    def error_line(self, node: str, data: bytes) -> None:
+        """One stderr line of ``node``, to stderr."""
+        if self.label:
+            self.err.write(self._paint(_RED, node.encode() + b": ") + data + b"\n")
+        else:
+            self.err.write(data + b"\n")
+
+    # -- gathered -------------------------------------------------------------------------
+
+    def block(self, nodes: NodeSet, lines: list[bytes]) -> None:
+        """One ``-b`` block: header, then the lines."""
+        self.out.write(self.header(nodes) + b"\n".join(lines) + b"\n")
+
+    def labelled_lines(self, nodes: NodeSet, lines: list[bytes]) -> None:
+        """``-bL`` and ``-L``: every line prefixed with the node set."""
+        prefix = self._paint(_BLUE, self.nodes_text(nodes) + b": ") if self.label else b""
+        self.out.write(b"".join(prefix + line + b"\n" for line in lines))
+
+    def diff(self, groups: Iterable[tuple[NodeSet, list[bytes]]]) -> None:
+        """``--diff``: unified diff of each group's output against the first group's."""
+        reference: tuple[bytes, list[str]] | None = None
+        for nodes, lines in groups:
+            name = self._with_count(nodes)
+            text = [line.decode("utf-8", "ignore") for line in lines]
+            if reference is None:
+                reference = (name, text)
+                continue
+            ref_name, ref_text = reference
+            for row in difflib.unified_diff(ref_text, text, fromfile=ref_name.decode(),
+                                            tofile=name.decode(), lineterm=""):
+                data = row.encode()
+                if row.startswith(("---", "+++")):
+                    data = self._paint(_BOLD, data.rstrip())
+                elif row.startswith("@@"):
+                    data = self._paint(_CYAN, data)
+                elif row.startswith("+"):
+                    data = self._paint(_GREEN, data)
+                elif row.startswith("-"):
+                    data = self._paint(_RED, data)
+                self.out.write(data + b"\n")
+
+    # -- status notes on stderr -----------------------------------------------------------
+
+    def note(self, text: str, level: int = VERB_QUIET) -> None:
+        """An error or status line on stderr, shown when verbosity reaches ``level``."""
+        if self.verbosity >= level:
+            self.err.write(self.prog + b": " + text.encode(errors="replace") + b"\n")
+
+    def exit_codes(self, by_rc: Iterable[tuple[int, NodeSet]]) -> None:
+        """clush's ``exited with exit code N`` lines for non-zero return codes."""
+        level = VERB_STD if self.maxrc else VERB_QUIET
+        for rc, nodes in by_rc:
+            if rc == 0:
+                continue
+            shown = self.nodes_text(nodes)
+            if self.verbosity > VERB_QUIET and len(nodes) > 1:
+                shown += b" (%d)" % len(nodes)
+            self.note(f"{shown.decode()}: exited with exit code {rc}", level)
+
+    def flush(self) -> None:
+        """Flush both streams."""
+        self.out.flush()
+        self.err.flush()

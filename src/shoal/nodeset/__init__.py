@@ -1,0 +1,43 @@
+"""Node sets and range sets, compatible with ClusterShell.
+
+Pure layer: parses, folds and combines text; its only I/O is reading group
+files and running group-source upcalls (in :mod:`shoal.nodeset.groups`, which is
+imported on first use so that plain node sets never pay for it).
+It imports nothing from the other shoal layers but :mod:`shoal.errors`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from shoal.nodeset.nodeset import NodeSet, expand, fold
+from shoal.nodeset.rangeset import RangeSet, RangeSetND
+
+if TYPE_CHECKING:
+    from shoal.nodeset.groups import GroupResolver, GroupSource, std_group_resolver
+
+__all__ = [
+    # groups
+    "GroupResolver",
+    "GroupSource",
+    "std_group_resolver",
+    # node sets
+    "NodeSet",
+    "expand",
+    "fold",
+    # range sets
+    "RangeSet",
+    "RangeSetND",
+]
+
+_LAZY = {"GroupResolver", "GroupSource", "std_group_resolver"}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the group machinery (config files, YAML) only when it is asked for."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'shoal.nodeset' has no attribute {name!r}")
+    value = getattr(importlib.import_module("shoal.nodeset.groups"), name)
+    globals()[name] = value
+    return value
