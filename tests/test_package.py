@@ -64,14 +64,16 @@ def _all_groups(path: Path) -> list[list[str]]:
         if (isinstance(node, ast.Assign) and len(node.targets) == 1
                 and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "__all__"):
             assert isinstance(node.value, ast.List)
-            lines = text.splitlines()[node.lineno - 1 : node.end_lineno]
+            lines = text.splitlines()
             groups: list[list[str]] = [[]]
-            for line in lines:
-                stripped = line.strip()
-                if stripped.startswith("#"):
+            previous = node.value.lineno
+            for elt in node.value.elts:
+                assert isinstance(elt, ast.Constant) and isinstance(elt.value, str)
+                between = lines[previous : elt.lineno - 1]
+                if any(line.strip().startswith("#") for line in between):
                     groups.append([])
-                elif stripped.startswith(("'", '"')):
-                    groups[-1].append(ast.literal_eval(stripped.rstrip(",")))
+                groups[-1].append(elt.value)
+                previous = elt.lineno
             return [g for g in groups if g]
     raise AssertionError(f"{path} has no __all__")
 

@@ -28,15 +28,16 @@ This module is a bottom module: it imports nothing from shoal.
 from __future__ import annotations
 
 __all__ = [
-    "ConfigError",
     "AuthError",
     "CommandFailed",
     "CommandTimeout",
+    "ConfigError",
     "ConnectError",
     "GroupSourceError",
     "HostError",
     "HostKeyError",
     "NodeSetParseError",
+    "RangeSetParseError",
     "ShoalError",
     "TestbedError",
     "UnknownGroupError",

@@ -9,8 +9,8 @@ from __future__ import annotations
 from shoal.hosts.base import Connection, ConnectOptions, OutputSink, Transport
 
 __all__ = [
-    "Connection",
     "ConnectOptions",
+    "Connection",
     "OutputSink",
     "Transport",
 ]
