@@ -103,9 +103,9 @@ class AuthError(ConnectError):
 class HostKeyError(ConnectError):
     """The node's host key is unknown or changed; ``fingerprint`` is the key it showed.
 
-    >>> str(HostKeyError("node7", "SHA256:abc", "host key not trusted (SHA256:abc); "
-    ...                  "to accept it: shoal run --accept-new-host-keys -w node7 true"))
-    'node7: host key not trusted (SHA256:abc); to accept it: shoal run --accept-new-host-keys -w node7 true'
+    >>> err = HostKeyError("node7", "SHA256:abc", "host key not trusted (SHA256:abc)")
+    >>> (str(err), err.fingerprint)
+    ('node7: host key not trusted (SHA256:abc)', 'SHA256:abc')
     """
 
     def __init__(self, node: str, fingerprint: str | None, reason: str) -> None:

@@ -100,5 +100,5 @@ class Transport(abc.ABC):
     async def connect(self, node: str) -> Connection:
         """Open and authenticate a connection to ``node`` within the connect timeout."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release what the transport holds beyond its connections (agent, caches)."""
