@@ -1,16 +1,51 @@
-"""Session-wide fixtures: one real OpenSSH sshd on 127.0.0.1 for every SSH test."""
+"""Session-wide fixtures: one real OpenSSH sshd on 127.0.0.1 for every SSH test.
+
+A test that takes the ``testbed`` fixture is marked ``sshd`` (the marker pyproject.toml
+registers), so ``pytest -m "not sshd"`` runs everything that needs no sshd.
+"""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from shoal import testbed as tb
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the ``testbed`` fixture with ``sshd``."""
+    for item in items:
+        if "testbed" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.sshd)
+
+
 @pytest.fixture(scope="session")
 def testbed() -> Iterator[tb.Testbed]:
-    """A loopback sshd with 50 node aliases and 4 gateway aliases, stopped at the end."""
+    """A loopback sshd behind node1…node50 and gw1…gw4, stopped when the session ends.
+
+    Log in with ``testbed.ssh_command("node7", "hostname")`` (OpenSSH) or
+    ``asyncssh.connect("node7", config=[str(testbed.ssh_config)])``. The sshd dies with
+    the test process even if that is killed.
+    """
     with tb.running(nodes=50, gateways=4) as bed:
         yield bed
+
+
+@pytest.fixture
+def shared_tmp_path() -> Iterator[Path]:
+    """A fresh directory under /tmp that the testbed's login user can read (mode 0755).
+
+    pytest's ``tmp_path`` is closed to other users (0700), so the ``shoal-test`` account
+    that testbed logins use cannot read files there; use this one for testbed directories
+    and files a remote command must see. Removed after the test.
+    """
+    path = Path(tempfile.mkdtemp(prefix="shoal-test-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,7 +1,13 @@
-"""``shoal testbed up|down|status``: the loopback sshd for demos, tests and benchmarks."""
+"""``shoal testbed up|down|status``: the loopback sshd for demos, tests and benchmarks.
+
+``up`` leaves sshd running in a session of its own after the command exits; ``down``
+stops it. Both work on one directory per user (``/tmp/shoal-testbed-UID``) unless
+``--dir`` names another, so that ``down`` finds what ``up`` started.
+"""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -14,17 +20,22 @@ _DIR = click.option(
     help="Where the testbed keeps its files (default: /tmp/shoal-testbed-UID).")
 
 
-def _describe(bed: tb.Testbed) -> None:
-    click.echo(f"sshd:       {bed.host}:{bed.port} (pid {bed.pid}), login user {bed.user}")
-    click.echo(f"nodes:      {bed.nodeset} ({len(bed.nodes)})"
-               + (f", gateways gw[1-{len(bed.gateways)}]" if bed.gateways else ""))
-    click.echo(f"ssh_config: {bed.ssh_config}")
-    click.echo(f"try:        ssh -F {bed.ssh_config} {bed.nodes[-1]} hostname")
+def _describe(bed: tb.Testbed, directory: Path) -> None:
+    """Print where the testbed is and a command to try it, one fact per line."""
+    config = shlex.quote(str(bed.ssh_config))
+    where = "" if directory == tb.default_directory() else f" --dir {shlex.quote(str(directory))}"
+    click.echo(f"sshd        {bed.host}:{bed.port} (pid {bed.pid}), logging in as {bed.user}")
+    click.echo(f"nodes       {bed.nodeset} ({len(bed.nodes)})")
+    if bed.gateways:
+        click.echo(f"gateways    {bed.gatewayset} ({len(bed.gateways)})")
+    click.echo(f"ssh_config  {bed.ssh_config}")
+    click.echo(f"try         ssh -F {config} {bed.nodes[-1]} hostname")
+    click.echo(f"stop        shoal testbed down{where}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def testbed() -> None:
-    """Run a real OpenSSH sshd on 127.0.0.1 behind N host aliases (node1…nodeN, gw1…)."""
+    """Run a real OpenSSH sshd on 127.0.0.1 behind N host aliases (node1…nodeN, gw1…gwG)."""
 
 
 @testbed.command()
@@ -34,32 +45,39 @@ def testbed() -> None:
               help="Number of gateway aliases.")
 @_DIR
 def up(nodes: int, gateways: int, directory: Path | None) -> None:
-    """Start the testbed (or show the one already running)."""
-    directory = directory or tb.default_directory()
+    """Start the testbed, or show the one already running there."""
+    directory = (directory or tb.default_directory()).absolute()
     try:
         bed = tb.load(directory)
     except TestbedError:
-        tb.stop(directory)  # clear what a dead testbed left behind
         bed = tb.start(directory, nodes=nodes, gateways=gateways, detach=True)
+        click.echo(f"started a testbed in {directory}")
     else:
         click.echo(f"a testbed is already running in {directory}")
-    _describe(bed)
+    _describe(bed, directory)
 
 
 @testbed.command()
 @_DIR
 def down(directory: Path | None) -> None:
     """Stop the testbed and remove its files."""
-    directory = directory or tb.default_directory()
-    if not directory.exists():
-        click.echo(f"no testbed in {directory}")
+    directory = (directory or tb.default_directory()).absolute()
+    try:
+        bed = tb.load(directory)
+    except TestbedError:
+        if not (directory / tb.STATE_FILE).exists():
+            click.echo(f"no testbed in {directory}")
+            return
+        tb.stop(directory)
+        click.echo(f"the testbed in {directory} had stopped already; removed its files")
         return
-    tb.stop(directory)
-    click.echo(f"stopped the testbed in {directory}")
+    tb.stop(bed)
+    click.echo(f"stopped the testbed in {directory} (sshd pid {bed.pid})")
 
 
 @testbed.command()
 @_DIR
 def status(directory: Path | None) -> None:
     """Show the running testbed; exit 1 when there is none."""
-    _describe(tb.load(directory or tb.default_directory()))
+    directory = (directory or tb.default_directory()).absolute()
+    _describe(tb.load(directory), directory)

@@ -1,51 +1,73 @@
 """A real OpenSSH ``sshd`` on 127.0.0.1 that many host aliases lead to.
 
-:func:`start` makes a directory holding everything the testbed needs (host and user keys,
-``sshd_config``, ``authorized_keys``, an ``ssh_config`` with the aliases, ``known_hosts``
-with the real host key, the sshd log and a ``testbed.json`` state file), starts ``sshd -D``
-on a free loopback port, and waits until it answers with an SSH banner. :func:`stop` ends it
-and removes the directory. :func:`load` reads a running testbed back from its state file.
+:func:`start` fills a directory with everything the testbed needs (an ed25519 host key and
+user key, ``sshd_config``, ``authorized_keys``, an ``ssh_config`` with the aliases,
+``known_hosts`` with the real host key, the sshd log and a ``testbed.json`` state file),
+runs ``sshd -D -e`` on a free loopback port and returns once sshd logs that it listens.
+:func:`stop` ends it and removes those files; :func:`load` describes a running testbed
+from its state file, from any process.
 
-The ssh_config is a handful of lines whatever the number of nodes (``Host node* gw*``):
-clients parse it at every connection, and a line per alias would cost real CPU at 1,000
-connections. Host keys are checked strictly against the testbed's own ``known_hosts``.
+A testbed started with ``detach=False`` (the default, used by the pytest fixture) lives
+in its starter's session and, when started from the main thread, gets SIGTERM when that
+process dies, even by SIGKILL. ``detach=True`` (``shoal testbed up``) puts sshd in a
+session of its own, so that it outlives the command that started it.
 
-Only loopback is ever used. This module imports nothing from shoal but :mod:`shoal.errors`.
+Only loopback is ever used. Imports nothing from shoal but :mod:`shoal.errors`,
+:mod:`shoal.nodeset` and its own package.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import pwd
+import resource
+import select
 import shutil
 import signal
 import socket
+import stat
 import subprocess
+import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shoal.errors import TestbedError
+from shoal.nodeset import fold
+from shoal.testbed import config as cf
+from shoal.testbed.tools import find_sshd, find_tool, run_tool, sshd_version
+from shoal.testbed.user import can_read, login_user
 
-__all__ = ["LOGIN_USER", "Testbed", "default_directory", "load", "running", "start", "stop"]
+__all__ = ["Testbed", "default_directory", "load", "running", "start", "stop"]
 
-#: The account the testbed logs in as when run by root: its shell start-up files are empty.
-LOGIN_USER = "shoal-test"
-HOST = "127.0.0.1"
-STATE_FILE = "testbed.json"
-_READY_TIMEOUT = 15.0
-_SBIN = "/usr/sbin:/usr/local/sbin:/sbin"
-#: sshd processes started by this process, by pid, so that stop() can reap them.
+_READY_TIMEOUT = 30.0
+_STOP_TIMEOUT = 10.0
+#: Free ports to try when another program takes the probed one before sshd binds it.
+_PORT_TRIES = 5
+#: File descriptors sshd may use: 1,000 connections being set up hold one pipe each.
+_NOFILE = 65536
+_PR_SET_PDEATHSIG = 1
+#: The sshd processes this process started, by pid, so that stop() reaps them.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
 class Testbed:
-    """A running loopback sshd and the files that describe how to reach it."""
+    """A running loopback sshd and the files that tell clients how to reach it.
+
+    Every alias in ``nodes`` (``node1``…``nodeN``) and ``gateways`` (``gw1``…``gwG``)
+    leads to ``host``:``port`` through ``ssh_config``, which logs in as ``user`` with the
+    private key ``identity`` and checks the host key strictly against ``known_hosts``.
+    ``pid`` is the sshd listener. Its ``Host node* gw*`` patterns accept any name of that
+    shape, even past N; use another name (``nosuchhost.invalid``) to test a failure.
+    """
 
     __test__ = False  # not a pytest test class, whatever its name
 
@@ -63,17 +85,30 @@ class Testbed:
     def ssh_command(self, alias: str, *command: str) -> list[str]:
         """The ``ssh`` argument list that runs ``command`` on ``alias`` through the testbed.
 
-        >>> bed = Testbed(Path("/t"), HOST, 2222, "u", Path("/t/id"), Path("/t/ssh_config"),
-        ...               Path("/t/known_hosts"), ("node1",), (), 1)
+        >>> bed = Testbed(Path("/t"), "127.0.0.1", 2222, "u", Path("/t/id"),
+        ...               Path("/t/ssh_config"), Path("/t/known_hosts"), ("node1",), (), 1)
         >>> bed.ssh_command("node1", "hostname")
         ['ssh', '-F', '/t/ssh_config', 'node1', 'hostname']
+        >>> bed
+        Testbed(directory='/t', port=2222, user='u', nodes='node1', gateways='', pid=1)
         """
         return ["ssh", "-F", str(self.ssh_config), alias, *command]
 
     @property
     def nodeset(self) -> str:
         """The node aliases as a folded node set, ``node[1-N]``."""
-        return f"node[1-{len(self.nodes)}]" if len(self.nodes) > 1 else ",".join(self.nodes)
+        return fold(",".join(self.nodes))
+
+    @property
+    def gatewayset(self) -> str:
+        """The gateway aliases as a folded node set, ``gw[1-G]`` (empty without gateways)."""
+        return fold(",".join(self.gateways)) if self.gateways else ""
+
+    def __repr__(self) -> str:
+        # Folded: a repr that lists 1,000 aliases helps nobody.
+        return (f"Testbed(directory={str(self.directory)!r}, port={self.port}, "
+                f"user={self.user!r}, nodes={self.nodeset!r}, gateways={self.gatewayset!r}, "
+                f"pid={self.pid})")
 
 
 def default_directory() -> Path:
@@ -81,277 +116,407 @@ def default_directory() -> Path:
     return Path(tempfile.gettempdir()) / f"shoal-testbed-{os.getuid()}"
 
 
-def _run(argv: list[str], what: str) -> None:
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    if proc.returncode != 0:
-        first = (proc.stderr or proc.stdout).strip().splitlines()
-        detail = first[0] if first else f"exit status {proc.returncode}"
-        raise TestbedError(f"{what} failed: {detail}")
-
-
-def _find_sshd(sshd: str | None) -> str:
-    found = shutil.which(sshd or "sshd", path=f"{_SBIN}:{os.environ.get('PATH', '')}")
-    if found is None:
-        name = sshd or "sshd"
-        raise TestbedError(f'no sshd found ("{name}"): install openssh-server '
-                           "(apt-get install openssh-server)")
-    return found
-
-
-def _ensure_login_user() -> str:
-    """As root, make sure the dedicated login user exists, with empty start-up files."""
-    if os.geteuid() != 0:
-        return pwd.getpwuid(os.getuid()).pw_name
-    try:
-        entry = pwd.getpwnam(LOGIN_USER)
-    except KeyError:
-        _run(["useradd", "--system", "--create-home", "--home-dir", f"/var/lib/{LOGIN_USER}",
-              "--shell", "/bin/sh", LOGIN_USER], f"creating user {LOGIN_USER}")
-        # A new account is locked ("!"): with PAM off, sshd refuses locked accounts even
-        # for keys. "*" means "no password" without locking.
-        _run(["usermod", "-p", "*", LOGIN_USER], f"unlocking user {LOGIN_USER}")
-        entry = pwd.getpwnam(LOGIN_USER)
-    home = Path(entry.pw_dir)
-    home.mkdir(parents=True, exist_ok=True)
-    for name in (".profile", ".bashrc", ".bash_logout"):
-        rc = home / name
-        if not rc.exists() or rc.stat().st_size:
-            rc.write_text("")
-        os.chown(rc, entry.pw_uid, entry.pw_gid)
-    os.chown(home, entry.pw_uid, entry.pw_gid)
-    return LOGIN_USER
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _keygen(path: Path, comment: str) -> None:
-    if not path.exists():
-        _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-             f"ssh-keygen for {path.name}")
-
-
-_SSHD_CONFIG = """\
-# shoal testbed: loopback only, public keys only, sized for heavy fan-out.
-ListenAddress {host}:{port}
-HostKey {dir}/host_ed25519
-PidFile {dir}/sshd.pid
-# Keys are read by a root-owned command, so the directory may live anywhere (a 0700
-# pytest tmp dir included) without the login user needing to traverse it.
-AuthorizedKeysFile none
-AuthorizedKeysCommand /bin/cat {dir}/authorized_keys
-AuthorizedKeysCommandUser {keys_user}
-AllowUsers {user}
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-UsePAM no
-UseDNS no
-PrintMotd no
-PrintLastLog no
-StrictModes no
-MaxStartups 4096
-MaxSessions 1024
-MaxAuthTries 10
-LoginGraceTime 60
-TCPKeepAlive yes
-AllowTcpForwarding yes
-X11Forwarding no
-Subsystem sftp internal-sftp
-LogLevel INFO
-"""
-
-_SSH_CONFIG = """\
-# shoal testbed: every node and gateway alias leads to the loopback sshd.
-Host {patterns}
-    HostName {host}
-    Port {port}
-    User {user}
-    IdentityFile {dir}/id_ed25519
-    IdentitiesOnly yes
-    UserKnownHostsFile {dir}/known_hosts
-    GlobalKnownHostsFile /dev/null
-    StrictHostKeyChecking yes
-    BatchMode yes
-"""
-
-
-def _write_files(directory: Path, port: int, user: str) -> None:
-    _keygen(directory / "host_ed25519", "shoal-testbed-host")
-    _keygen(directory / "id_ed25519", "shoal-testbed-user")
-    values = {"host": HOST, "port": port, "user": user, "dir": directory,
-              "patterns": "node* gw*", "keys_user": pwd.getpwuid(os.geteuid()).pw_name}
-    (directory / "sshd_config").write_text(_SSHD_CONFIG.format(**values))
-    (directory / "ssh_config").write_text(_SSH_CONFIG.format(**values))
-    pub = (directory / "id_ed25519.pub").read_text()
-    keys = directory / "authorized_keys"
-    keys.write_text(pub)
-    keys.chmod(0o644)
-    host_key = (directory / "host_ed25519.pub").read_text().split()[:2]
-    (directory / "known_hosts").write_text(f"[{HOST}]:{port} {' '.join(host_key)}\n")
-
-
-def _banner(port: int) -> bool:
-    """True when an SSH server answers on the port."""
-    try:
-        with socket.create_connection((HOST, port), timeout=1.0) as sock:
-            return sock.recv(64).startswith(b"SSH-2.0-")
-    except OSError:
-        return False
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    """Wait until sshd answers on ``port``; fail with its log if it exits first."""
-    deadline = time.monotonic() + _READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            _CHILDREN.pop(proc.pid, None)
-            lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
-            detail = lines[-1] if lines else f"exit status {proc.returncode}"
-            raise TestbedError(f"sshd failed to start on {HOST}:{port}: {detail}")
-        if _banner(port):
-            return
-        time.sleep(0.02)  # polling a port that is not open yet: nothing to wait on
-    proc.kill()
-    proc.wait()
-    raise TestbedError(f"sshd did not answer on {HOST}:{port} within {_READY_TIMEOUT:g}s")
-
-
 def start(
     directory: Path | str | None = None,
     nodes: int = 50,
     gateways: int = 4,
+    user: str | None = None,
     *,
+    port: int | None = None,
     detach: bool = False,
     sshd: str | None = None,
 ) -> Testbed:
-    """Start a loopback sshd with ``nodes`` node aliases and ``gateways`` gateway aliases.
+    """Start a loopback sshd behind ``nodes`` node aliases and ``gateways`` gateway aliases.
 
-    :param directory: where to keep its files (created); a fresh temporary one by default.
-    :param detach: let sshd outlive this process (``shoal testbed up``); otherwise it is
-        in this process's session and dies with it when not stopped.
-    :param sshd: the sshd binary to use (default: ``sshd`` from /usr/sbin or ``PATH``).
-    :raises TestbedError: sshd is missing, or fails to start or answer.
+    Returns once sshd has logged that it listens. On failure, everything it created is
+    removed again.
+
+    :param directory: where to keep the testbed's files. By default a fresh
+        ``/tmp/shoal-testbed-XXXX`` (mode 0755), removed by :func:`stop`. A directory
+        given is created if missing (and then removed by :func:`stop`); an existing one
+        must be yours and not writable by others, and only the testbed's own files are
+        removed from it. Logins are cheapest when the login user can read the directory;
+        under a directory closed to it, root's sshd reads the keys in its stead.
+    :param user: the account to log in as; by default ``shoal-test`` when run by root
+        (created on first use, with empty shell start-up files), else the current user.
+    :param port: the loopback port to listen on; by default a free one.
+    :param detach: let sshd outlive this process (``shoal testbed up``).
+    :param sshd: the sshd program to run (default: ``sshd``, from /usr/sbin or ``PATH``).
+    :raises TestbedError: sshd or ssh-keygen is missing, the directory or the account
+        cannot be used, a testbed already runs in the directory, or sshd fails to start;
+        the message ends with the first line sshd logged.
     """
     if nodes < 1 or gateways < 0:
-        raise TestbedError(f"need at least one node (got nodes={nodes}, gateways={gateways})")
-    binary = _find_sshd(sshd)
-    user = _ensure_login_user()
-    if directory is None:
-        directory = Path(tempfile.mkdtemp(prefix="shoal-testbed-"))
-    directory = Path(directory).resolve()
-    directory.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation dir
-    log = directory / "sshd.log"
-    for _attempt in range(3):  # a free port can be taken between probe and bind
-        port = _free_port()
-        _write_files(directory, port, user)
-        with log.open("wb") as log_file:
-            proc = subprocess.Popen(
-                [binary, "-D", "-e", "-f", str(directory / "sshd_config")],
-                stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-                start_new_session=detach,
-            )
-        _CHILDREN[proc.pid] = proc
-        try:
-            _wait_ready(proc, port, log)
-            break
-        except TestbedError:
-            if "Address already in use" not in log.read_text(errors="replace"):
-                raise
-    bed = Testbed(
-        directory=directory, host=HOST, port=port, user=user,
-        identity=directory / "id_ed25519", ssh_config=directory / "ssh_config",
-        known_hosts=directory / "known_hosts",
-        nodes=tuple(f"node{i}" for i in range(1, nodes + 1)),
-        gateways=tuple(f"gw{i}" for i in range(1, gateways + 1)),
-        pid=proc.pid,
-    )
-    state = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(bed).items()}
-    state["nodes"], state["gateways"] = len(bed.nodes), len(bed.gateways)
-    (directory / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
-    return bed
+        raise TestbedError(f"a testbed needs at least one node and no negative count "
+                           f"(got nodes={nodes}, gateways={gateways})")
+    binary = find_sshd(sshd)
+    keygen = find_tool("ssh-keygen", "openssh-client")
+    account = login_user(user)
+    path, made = _prepare_directory(directory)
+    try:
+        return _start_in(path, made, binary, keygen, account, nodes, gateways, port, detach)
+    except BaseException:
+        _remove_files(path, made)
+        raise
 
 
 def load(directory: Path | str) -> Testbed:
-    """Describe the testbed whose files are in ``directory``.
+    """Describe the running testbed whose files are in ``directory``.
 
-    :raises TestbedError: there is no testbed there, or its sshd is no longer running.
+    :raises TestbedError: there is no testbed there, or its sshd no longer runs.
     """
-    directory = Path(directory)
-    try:
-        state = json.loads((directory / STATE_FILE).read_text())
-    except (OSError, ValueError) as exc:
-        raise TestbedError(f"no testbed in {directory}: start one with `shoal testbed up`") \
-            from exc
-    bed = Testbed(
-        directory=Path(state["directory"]), host=state["host"], port=int(state["port"]),
-        user=state["user"], identity=Path(state["identity"]),
-        ssh_config=Path(state["ssh_config"]), known_hosts=Path(state["known_hosts"]),
-        nodes=tuple(f"node{i}" for i in range(1, int(state["nodes"]) + 1)),
-        gateways=tuple(f"gw{i}" for i in range(1, int(state["gateways"]) + 1)),
-        pid=int(state["pid"]),
-    )
-    if not _alive(bed.pid):
-        raise TestbedError(f"the testbed in {directory} is not running (sshd pid {bed.pid} "
-                           "is gone): `shoal testbed down` cleans it up")
+    path = Path(os.path.abspath(directory))
+    state = _read_state(path)
+    if state is None:
+        raise TestbedError(f"no testbed in {path}: start one with: shoal testbed up --dir {path}")
+    bed = _from_state(state)
+    if not _owned(bed.pid, state.get("started"), path):
+        raise TestbedError(f"the testbed in {path} is not running (its sshd, pid {bed.pid}, "
+                           f"is gone): clean up with: shoal testbed down --dir {path}")
     return bed
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def stop(testbed: Testbed | Path | str) -> None:
-    """Stop the testbed's sshd (and the sessions it serves) and remove its directory.
+    """Stop a testbed's sshd and remove the files it wrote.
 
-    Stopping one that is already gone only removes what is left of its files.
+    Sends SIGTERM to the sshd listener and waits for it to exit (SIGKILL after 10 s). The
+    directory itself goes too when :func:`start` made it. Sessions still open end when
+    their clients disconnect. Stopping a testbed that is already gone only removes what
+    is left of its files; the login account stays, for the next testbed.
     """
-    directory = testbed.directory if isinstance(testbed, Testbed) else Path(testbed)
-    pid: int | None = testbed.pid if isinstance(testbed, Testbed) else None
-    if pid is None:
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            pid = int(json.loads((directory / STATE_FILE).read_text())["pid"])
-    if pid is not None and _alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        _reap(pid)
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-def _reap(pid: int) -> None:
-    """Wait for ``pid`` to exit: as its parent if we are, else by watching it go."""
-    child = _CHILDREN.pop(pid, None)
-    if child is not None:
-        child.wait()
+    if isinstance(testbed, Testbed):
+        path, pid = testbed.directory, testbed.pid
+    else:
+        path, pid = Path(os.path.abspath(testbed)), None
+    state = _read_state(path)
+    if state is not None and pid not in (None, state["pid"]):
+        # Another testbed has started in the directory since: leave it alone.
+        _terminate(pid, None, path)
         return
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)  # not our child: no way to block on its exit
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    started: int | None = None
+    if state is not None:
+        pid, started = state["pid"], state.get("started")
+    if pid is not None:
+        _terminate(pid, started, path)
+    _remove_files(path, bool(state and state.get("made_directory")))
 
 
 @contextlib.contextmanager
-def running(nodes: int = 50, gateways: int = 4,
-            directory: Path | str | None = None) -> Iterator[Testbed]:
-    """A testbed for the duration of a ``with`` block::
+def running(
+    nodes: int = 50,
+    gateways: int = 4,
+    *,
+    directory: Path | str | None = None,
+    user: str | None = None,
+    sshd: str | None = None,
+) -> Iterator[Testbed]:
+    """A testbed for the duration of a ``with`` block (see :func:`start`)::
 
         with running(nodes=3) as bed:
             subprocess.run(bed.ssh_command("node3", "true"), check=True)
     """
-    bed = start(directory, nodes=nodes, gateways=gateways)
+    bed = start(directory, nodes=nodes, gateways=gateways, user=user, sshd=sshd)
     try:
         yield bed
     finally:
         stop(bed)
+
+
+# -- the directory and its files ----------------------------------------------------------
+
+
+def _prepare_directory(directory: Path | str | None) -> tuple[Path, bool]:
+    """The absolute testbed directory, cleared of stale files, and whether we made it."""
+    if directory is None:
+        path = Path(tempfile.mkdtemp(prefix="shoal-testbed-"))
+        path.chmod(0o755)  # sshd reads authorized_keys in it as the login user
+        return path, True
+    path = Path(os.path.abspath(directory))
+    reason = cf.check_path(path)
+    if reason is not None:
+        raise TestbedError(f"cannot keep a testbed in {path}: {reason}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o755)
+    except FileExistsError:
+        pass
+    else:
+        path.chmod(0o755)
+        return path, True
+    # A directory that exists already: refuse what another user could tamper with, since
+    # root's sshd reads its configuration from there.
+    st = path.lstat()
+    if not stat.S_ISDIR(st.st_mode):
+        raise TestbedError(f"cannot keep a testbed in {path}: not a directory")
+    if st.st_uid != os.geteuid():
+        raise TestbedError(f"cannot keep a testbed in {path}: it belongs to uid {st.st_uid}, "
+                           "not to you; remove it or choose another directory")
+    if st.st_mode & stat.S_IWOTH:
+        raise TestbedError(f"cannot keep a testbed in {path}: anyone can write to it; "
+                           "choose a directory of its own")
+    state = _read_state(path)
+    if state is not None and _owned(state["pid"], state.get("started"), path):
+        raise TestbedError(f"a testbed is already running in {path} (sshd pid {state['pid']}):"
+                           f" stop it first with: shoal testbed down --dir {path}")
+    made = bool(state and state.get("made_directory"))
+    for name in cf.FILES:
+        (path / name).unlink(missing_ok=True)
+    return path, made
+
+
+def _remove_files(path: Path, made: bool) -> None:
+    """Remove the directory when the testbed made it, else only the files it wrote."""
+    if made:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    for name in cf.FILES:
+        with contextlib.suppress(OSError):
+            (path / name).unlink(missing_ok=True)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write a file readable by all (the login user reads some), whatever the umask."""
+    path.write_text(text)
+    path.chmod(0o644)
+
+
+def _keygen(keygen: str, path: Path, comment: str) -> str:
+    """Generate an ed25519 key pair (private part 0600) and return its public key."""
+    run_tool([keygen, "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+             f"ssh-keygen for {path}")
+    return " ".join(Path(f"{path}.pub").read_text().split()[:2])
+
+
+def _start_in(path: Path, made: bool, binary: str, keygen: str, account: pwd.struct_passwd,
+              nodes: int, gateways: int, port: int | None, detach: bool) -> Testbed:
+    """Write the keys and configuration into ``path`` and run sshd until it listens."""
+    user = account.pw_name
+    host_key = _keygen(keygen, path / cf.HOST_KEY, "shoal-testbed host")
+    user_key = _keygen(keygen, path / cf.IDENTITY, "shoal-testbed user")
+    _write(path / cf.AUTHORIZED_KEYS, f"{user_key} shoal-testbed user\n")
+    keys_command = None
+    if not can_read(path / cf.AUTHORIZED_KEYS, account):
+        if os.geteuid() != 0:
+            raise TestbedError(f"{path / cf.AUTHORIZED_KEYS} is not readable by you: "
+                               "open the directories on the way to it (chmod u+rx)")
+        # A directory closed to the login user (pytest's tmp_path): root's sshd reads
+        # the keys for it, which costs a process per login.
+        keys_command = find_tool("cat", "coreutils")
+    if os.geteuid() == 0:
+        # Privilege separation: sshd refuses to start as root without this directory.
+        Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
+    penalties = sshd_version(binary) >= (9, 8)
+    attempt = 0
+    while True:
+        attempt += 1
+        chosen = port if port is not None else _free_port()
+        _write(path / cf.SSHD_CONFIG, cf.sshd_config(path, chosen, user,
+                                                     penalties_option=penalties,
+                                                     keys_command=keys_command))
+        _write(path / cf.SSH_CONFIG, cf.ssh_config(path, chosen, user))
+        _write(path / cf.KNOWN_HOSTS, cf.known_hosts(chosen, host_key))
+        proc = _launch(binary, path, detach)
+        try:
+            _wait_listening(proc, path / cf.LOG, chosen)
+            bed = Testbed(
+                directory=path, host=cf.HOST, port=chosen, user=user,
+                identity=path / cf.IDENTITY, ssh_config=path / cf.SSH_CONFIG,
+                known_hosts=path / cf.KNOWN_HOSTS,
+                nodes=tuple(f"{cf.NODE_PREFIX}{i}" for i in range(1, nodes + 1)),
+                gateways=tuple(f"{cf.GATEWAY_PREFIX}{i}" for i in range(1, gateways + 1)),
+                pid=proc.pid,
+            )
+            _write_state(bed, made)
+            return bed
+        except BaseException as exc:
+            _terminate(proc.pid, None, path)  # if it still runs: nothing may outlive a failure
+            # A free port can be taken between the probe and sshd's bind: take another.
+            if not (port is None and attempt < _PORT_TRIES and isinstance(exc, TestbedError)
+                    and "Address already in use" in str(exc)):
+                raise
+
+
+# -- the state file -------------------------------------------------------------------------
+
+
+def _write_state(bed: Testbed, made: bool) -> None:
+    """Record the testbed in ``testbed.json``, whole or not at all (``status`` may read it)."""
+    state = {
+        "directory": str(bed.directory), "host": bed.host, "port": bed.port, "user": bed.user,
+        "nodes": len(bed.nodes), "gateways": len(bed.gateways), "pid": bed.pid,
+        "started": _start_time(bed.pid), "made_directory": made,
+    }
+    tmp = bed.directory / f"{cf.STATE_FILE}.tmp"
+    _write(tmp, json.dumps(state, indent=2) + "\n")
+    tmp.replace(bed.directory / cf.STATE_FILE)
+
+
+def _read_state(path: Path) -> dict[str, Any] | None:
+    """The state recorded in ``path``, or ``None`` when there is none or it is damaged."""
+    try:
+        state = json.loads((path / cf.STATE_FILE).read_text())
+        for key, kind in (("directory", str), ("host", str), ("port", int), ("user", str),
+                          ("nodes", int), ("gateways", int), ("pid", int)):
+            if not isinstance(state[key], kind):
+                return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return dict(state)
+
+
+def _from_state(state: dict[str, Any]) -> Testbed:
+    """The :class:`Testbed` a state file describes."""
+    path = Path(state["directory"])
+    return Testbed(
+        directory=path, host=state["host"], port=state["port"], user=state["user"],
+        identity=path / cf.IDENTITY, ssh_config=path / cf.SSH_CONFIG,
+        known_hosts=path / cf.KNOWN_HOSTS,
+        nodes=tuple(f"{cf.NODE_PREFIX}{i}" for i in range(1, state["nodes"] + 1)),
+        gateways=tuple(f"{cf.GATEWAY_PREFIX}{i}" for i in range(1, state["gateways"] + 1)),
+        pid=state["pid"],
+    )
+
+
+# -- the sshd process -----------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((cf.HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _child_setup(detach: bool) -> Callable[[], None]:
+    """What the forked child does before it becomes sshd.
+
+    It raises the file limit for 1,000 connections, and unless detached asks the kernel
+    for SIGTERM when its parent dies. That signal follows the parent *thread*, so it is
+    asked for only when starting from the main thread.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = _NOFILE if hard == resource.RLIM_INFINITY else min(hard, _NOFILE)
+    prctl: Callable[..., int] | None = None
+    if not detach and sys.platform == "linux" and threading.current_thread() is \
+            threading.main_thread():
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+    parent = os.getpid()
+
+    def setup() -> None:
+        if soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+            if os.getppid() != parent:  # the parent died before the request
+                os._exit(1)
+
+    return setup
+
+
+def _launch(binary: str, path: Path, detach: bool) -> subprocess.Popen[bytes]:
+    """Run ``sshd -D -e`` on the testbed's config, logging to ``sshd.log``."""
+    with (path / cf.LOG).open("wb") as log:
+        proc = subprocess.Popen(
+            [binary, "-D", "-e", "-f", str(path / cf.SSHD_CONFIG)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd="/",
+            start_new_session=detach, preexec_fn=_child_setup(detach),
+        )
+    _CHILDREN[proc.pid] = proc
+    return proc
+
+
+def _first_line(log: bytes, returncode: int) -> str:
+    """The first line sshd logged, or its exit status when it logged nothing."""
+    lines = log.decode("utf-8", "replace").strip().splitlines()
+    return lines[0] if lines else f"exit status {returncode}"
+
+
+def _wait_listening(proc: subprocess.Popen[bytes], log_path: Path, port: int) -> None:
+    """Wait until sshd logs "Server listening on"; fail with its log if it exits first."""
+    deadline = time.monotonic() + _READY_TIMEOUT
+    log = b""
+    with log_path.open("rb") as stream:
+        while True:
+            log += stream.read()
+            if b"Server listening on " in log:
+                return
+            if proc.poll() is not None:
+                log += stream.read()
+                _CHILDREN.pop(proc.pid, None)
+                raise TestbedError(f"sshd failed to start on {cf.HOST}:{port}: "
+                                   f"{_first_line(log, proc.returncode)}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                _terminate(proc.pid, None, log_path.parent)
+                raise TestbedError(f"sshd did not listen on {cf.HOST}:{port} within "
+                                   f"{_READY_TIMEOUT:g}s: see its log, {log_path}")
+            # Blocks until sshd exits, waking every 10 ms to read what it logged.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=min(0.01, left))
+
+
+def _start_time(pid: int) -> int | None:
+    """When the live process ``pid`` started (clock ticks after boot); ``None`` if gone.
+
+    A zombie counts as gone: a detached sshd's new parent may never reap it.
+    """
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # from field 3, the state
+    return None if fields[0] in ("Z", "X") else int(fields[19])
+
+
+def _owned(pid: int, started: int | None, path: Path) -> bool:
+    """Whether ``pid`` is still the testbed's sshd, and not a process that reused its pid."""
+    if pid in _CHILDREN:
+        return _CHILDREN[pid].poll() is None
+    if started is not None or not _alive(pid, None):
+        return _alive(pid, started)
+    with contextlib.suppress(OSError):
+        return str(path / cf.SSHD_CONFIG).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    return False
+
+
+def _terminate(pid: int, started: int | None, path: Path) -> None:
+    """SIGTERM the testbed's sshd and wait for it to exit; SIGKILL it if it lingers."""
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        return
+    if not _owned(pid, started, path):
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        if _wait_gone(pid, started):
+            return
+
+
+def _wait_gone(pid: int, started: int | None) -> bool:
+    """Wait until ``pid`` (not our child) exits; ``False`` if it outlives the timeout."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:  # gone already, or a kernel without pidfds: poll /proc instead
+        deadline = time.monotonic() + _STOP_TIMEOUT
+        while _alive(pid, started) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    else:
+        try:
+            select.select([pidfd], [], [], _STOP_TIMEOUT)  # readable once it has exited
+        finally:
+            os.close(pidfd)
+    return not _alive(pid, started)
+
+
+def _alive(pid: int, started: int | None) -> bool:
+    """Whether ``pid`` runs and, when ``started`` is known, is the process that started then."""
+    now = _start_time(pid)
+    return now is not None and started in (None, now)

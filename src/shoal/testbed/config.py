@@ -1,0 +1,183 @@
+"""The text of the testbed's files: ``sshd_config``, ``ssh_config`` and ``known_hosts``.
+
+Pure: every function takes values and returns text; nothing here touches the disk or
+starts a process (:mod:`shoal.testbed.sshd` does that). Imports nothing from shoal.
+
+Two choices matter for heavy fan-out:
+
+* The ``ssh_config`` is a dozen lines whatever the number of nodes (``Host node* gw*``).
+  OpenSSH and asyncssh parse it again at every connection; a line per alias would cost
+  real CPU across 1,000 connections.
+* ``known_hosts`` trusts the host key under every name a client may look it up by, and
+  only with the testbed's port: OpenSSH and asyncssh both look up the address given by
+  ``HostName`` (``[127.0.0.1]:PORT``); a client that keeps the alias looks up
+  ``[node7]:PORT``. Any other key is refused (``StrictHostKeyChecking yes``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+__all__ = [
+    "ALIAS_PATTERNS",
+    "AUTHORIZED_KEYS",
+    "FILES",
+    "GATEWAY_PREFIX",
+    "HOST",
+    "HOST_KEY",
+    "IDENTITY",
+    "KNOWN_HOSTS",
+    "LOG",
+    "NODE_PREFIX",
+    "PID_FILE",
+    "SSHD_CONFIG",
+    "SSH_CONFIG",
+    "STATE_FILE",
+    "check_path",
+    "known_hosts",
+    "ssh_config",
+    "sshd_config",
+]
+
+#: The only address the testbed ever listens on or points clients to.
+HOST = "127.0.0.1"
+NODE_PREFIX = "node"
+GATEWAY_PREFIX = "gw"
+#: ssh_config ``Host`` patterns that cover every node and gateway alias.
+ALIAS_PATTERNS = (f"{NODE_PREFIX}*", f"{GATEWAY_PREFIX}*")
+
+# File names inside the testbed directory.
+HOST_KEY = "host_ed25519"
+IDENTITY = "id_ed25519"
+AUTHORIZED_KEYS = "authorized_keys"
+SSHD_CONFIG = "sshd_config"
+SSH_CONFIG = "ssh_config"
+KNOWN_HOSTS = "known_hosts"
+LOG = "sshd.log"
+PID_FILE = "sshd.pid"
+STATE_FILE = "testbed.json"
+#: Every file the testbed writes: :func:`shoal.testbed.stop` removes these and no others.
+FILES = (
+    HOST_KEY, f"{HOST_KEY}.pub", IDENTITY, f"{IDENTITY}.pub", AUTHORIZED_KEYS, SSHD_CONFIG,
+    SSH_CONFIG, KNOWN_HOSTS, LOG, PID_FILE, STATE_FILE, f"{STATE_FILE}.tmp",
+)
+
+# Paths go into config files unquoted, where "%" starts a token and blanks split words.
+_SAFE_PATH = re.compile(r"[A-Za-z0-9_./@+,:=-]+")
+
+
+def check_path(directory: Path) -> str | None:
+    """Why ``directory`` cannot be written into the config files, or ``None`` if it can.
+
+    >>> check_path(Path("/tmp/shoal-testbed-0")) is None
+    True
+    >>> check_path(Path("/tmp/my beds"))
+    'the path may hold only letters, digits and _./@+,:=- (no blanks, quotes or %)'
+    """
+    if _SAFE_PATH.fullmatch(str(directory)):
+        return None
+    return "the path may hold only letters, digits and _./@+,:=- (no blanks, quotes or %)"
+
+
+def sshd_config(directory: Path, port: int, user: str, *, penalties_option: bool,
+                keys_command: str | None = None) -> str:
+    """The ``sshd_config`` of a testbed: loopback only, public keys only, sized for fan-out.
+
+    :param penalties_option: whether this sshd knows ``PerSourcePenalties`` (OpenSSH 9.8
+        and later), which must be turned off: a test that drops connections on purpose
+        (a refused host key) would otherwise get 127.0.0.1 blocked for the tests after it.
+    :param keys_command: ``None`` when ``user`` can read ``authorized_keys`` (sshd opens
+        it as that user). Else the ``cat`` program that a root sshd runs as root
+        (``AuthorizedKeysCommand``) to read it in their stead: one process more per
+        login, about 3 ms of CPU.
+
+    >>> text = sshd_config(Path("/t"), 2222, "shoal-test", penalties_option=False)
+    >>> [line for line in text.splitlines() if line.startswith("AuthorizedKeys")]
+    ['AuthorizedKeysFile /t/authorized_keys']
+    >>> text = sshd_config(Path("/t"), 2222, "shoal-test", penalties_option=False,
+    ...                    keys_command="/usr/bin/cat")
+    >>> [line for line in text.splitlines() if line.startswith("AuthorizedKeys")]
+    ['AuthorizedKeysFile none', 'AuthorizedKeysCommand /usr/bin/cat /t/authorized_keys', \
+'AuthorizedKeysCommandUser root']
+    """
+    penalties = "PerSourcePenalties no\n" if penalties_option else ""
+    if keys_command is None:
+        keys = f"AuthorizedKeysFile {directory}/{AUTHORIZED_KEYS}\n"
+    else:
+        keys = (f"AuthorizedKeysFile none\nAuthorizedKeysCommand {keys_command} "
+                f"{directory}/{AUTHORIZED_KEYS}\nAuthorizedKeysCommandUser root\n")
+    return f"""\
+# shoal testbed: loopback only, public keys only, sized for heavy fan-out.
+ListenAddress {HOST}:{port}
+AddressFamily inet
+HostKey {directory}/{HOST_KEY}
+PidFile {directory}/{PID_FILE}
+# The directory may live under /tmp: no ownership or mode checks.
+{keys}StrictModes no
+AllowUsers {user}
+AuthenticationMethods publickey
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+HostbasedAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+UseDNS no
+PrintMotd no
+PrintLastLog no
+# 1,000 logins at once: no random early drop of unauthenticated connections, room for
+# many channels per connection, a generous grace time when the machine is saturated, and
+# sessions whose client vanished are reaped.
+MaxStartups 10000
+MaxSessions 1000
+MaxAuthTries 6
+LoginGraceTime 120
+ClientAliveInterval 30
+ClientAliveCountMax 4
+TCPKeepAlive yes
+# The post-quantum default (sntrup761x25519) costs a client ~80 ms of CPU per login on
+# a small VM, and asyncssh cannot use it: benchmarks would compare key exchanges, not
+# tools. Every client gets the same fast one.
+KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org
+{penalties}X11Forwarding no
+Subsystem sftp internal-sftp
+# INFO or more: start() waits for the "Server listening on" line.
+LogLevel INFO
+"""
+
+
+def ssh_config(directory: Path, port: int, user: str) -> str:
+    """The client ``ssh_config`` that points every alias at the testbed.
+
+    Its size does not depend on the number of nodes:
+
+    >>> text = ssh_config(Path("/t"), 2222, "shoal-test")
+    >>> text.splitlines()[1], len(text.splitlines())
+    ('Host node* gw*', 13)
+    """
+    return f"""\
+# shoal testbed: every node and gateway alias leads to the loopback sshd.
+Host {" ".join(ALIAS_PATTERNS)}
+    HostName {HOST}
+    Port {port}
+    User {user}
+    IdentityFile {directory}/{IDENTITY}
+    IdentitiesOnly yes
+    UserKnownHostsFile {directory}/{KNOWN_HOSTS}
+    GlobalKnownHostsFile /dev/null
+    StrictHostKeyChecking yes
+    UpdateHostKeys no
+    CheckHostIP no
+    BatchMode yes
+"""
+
+
+def known_hosts(port: int, host_key: str) -> str:
+    """The ``known_hosts`` line that trusts ``host_key`` (``"type base64"``) on the testbed.
+
+    >>> known_hosts(2222, "ssh-ed25519 AAAAC3Nz")
+    '[127.0.0.1]:2222,[node*]:2222,[gw*]:2222 ssh-ed25519 AAAAC3Nz\\n'
+    """
+    names = ",".join([f"[{HOST}]:{port}", *(f"[{p}]:{port}" for p in ALIAS_PATTERNS)])
+    return f"{names} {host_key}\n"

@@ -1,0 +1,122 @@
+"""``shoal testbed up|down|status`` run as real processes: sshd outlives ``up``."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shoal import testbed as tb
+from shoal.cli.app import cli
+
+pytestmark = pytest.mark.sshd
+
+
+def shoal(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``shoal`` command line in a process of its own."""
+    return subprocess.run([sys.executable, "-c", "from shoal.cli import main; main()", *args],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          timeout=120, check=False)
+
+
+def is_running(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie (exited, not yet reaped) does not."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return text.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def wait_gone(pid: int, timeout: float = 10.0) -> bool:
+    """Wait until ``pid``, which is not our child, exits; ``False`` if it outlives ``timeout``."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    return not is_running(pid)
+
+
+def test_up_ssh_down(shared_tmp_path: Path) -> None:
+    directory = shared_tmp_path / "bed"
+    up = shoal("testbed", "up", "--nodes", "20", "--dir", str(directory))
+    assert up.returncode == 0, up.stderr
+    lines = up.stdout.splitlines()
+    assert lines[0] == f"started a testbed in {directory}"
+    assert "nodes       node[1-20] (20)" in lines
+    assert "gateways    gw[1-4] (4)" in lines
+    assert f"ssh_config  {directory}/ssh_config" in lines
+    assert f"try         ssh -F {directory}/ssh_config node20 hostname" in lines
+    assert f"stop        shoal testbed down --dir {directory}" in lines
+
+    # The command has exited; its sshd runs on, in a session of its own.
+    bed = tb.load(directory)
+    assert is_running(bed.pid)
+    assert os.getsid(bed.pid) == bed.pid
+    proc = subprocess.run(bed.ssh_command("node20", "true"), capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+    again = shoal("testbed", "up", "--nodes", "5", "--dir", str(directory))
+    assert again.stdout.splitlines() == [f"a testbed is already running in {directory}",
+                                         *lines[1:]]
+    status = shoal("testbed", "status", "--dir", str(directory))
+    assert (status.returncode, status.stdout.splitlines()) == (0, lines[1:])
+
+    down = shoal("testbed", "down", "--dir", str(directory))
+    assert (down.returncode, down.stdout) == (
+        0, f"stopped the testbed in {directory} (sshd pid {bed.pid})\n")
+    assert not directory.exists()
+    assert wait_gone(bed.pid, timeout=0)
+
+    status = shoal("testbed", "status", "--dir", str(directory))
+    assert status.returncode == 1
+    assert status.stderr == (f"shoal: no testbed in {directory}: start one with: "
+                             f"shoal testbed up --dir {directory}\n")
+    down = shoal("testbed", "down", "--dir", str(directory))
+    assert (down.returncode, down.stdout) == (0, f"no testbed in {directory}\n")
+
+
+def test_a_testbed_whose_sshd_died_is_replaced_or_cleaned_up(shared_tmp_path: Path) -> None:
+    directory = shared_tmp_path / "bed"
+    assert shoal("testbed", "up", "--nodes", "2", "--dir", str(directory)).returncode == 0
+    dead = tb.load(directory).pid
+    os.kill(dead, signal.SIGKILL)
+    assert wait_gone(dead)
+
+    status = shoal("testbed", "status", "--dir", str(directory))
+    assert status.returncode == 1
+    assert status.stderr.startswith(f"shoal: the testbed in {directory} is not running")
+
+    up = shoal("testbed", "up", "--nodes", "2", "--dir", str(directory))
+    assert up.stdout.startswith(f"started a testbed in {directory}\n"), up.stderr
+    alive = tb.load(directory).pid
+    assert alive != dead
+    os.kill(alive, signal.SIGKILL)
+    assert wait_gone(alive)
+
+    down = shoal("testbed", "down", "--dir", str(directory))
+    assert down.stdout == (f"the testbed in {directory} had stopped already; "
+                           "removed its files\n")
+    assert not directory.exists()
+
+
+def test_help_and_bad_usage() -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["testbed", "--help"])
+    assert result.exit_code == 0
+    for command in ("up", "down", "status"):
+        assert f"  {command} " in result.output
+    result = runner.invoke(cli, ["testbed", "up", "--nodes", "0"])
+    assert result.exit_code == 2
+    assert "--nodes" in result.output
