@@ -7,10 +7,18 @@ by the SSH transport module alone, so code that never opens an SSH link never lo
 from __future__ import annotations
 
 from shoal.hosts.base import Connection, ConnectOptions, OutputSink, Transport
+from shoal.hosts.limits import raise_nofile_limit
+from shoal.hosts.local import LocalConnection, LocalTransport
 
 __all__ = [
+    # the contract
     "ConnectOptions",
     "Connection",
     "OutputSink",
     "Transport",
+    # implementations (the SSH one lives in shoal.hosts.ssh, which loads asyncssh)
+    "LocalConnection",
+    "LocalTransport",
+    # limits
+    "raise_nofile_limit",
 ]

@@ -1,0 +1,32 @@
+"""The engine: one action fanned out over a node set, with events and gathered results.
+
+Layer 3: imports :mod:`shoal.nodeset` and :mod:`shoal.hosts`. :class:`AsyncTask` is the
+implementation; :class:`Task` is its blocking face.
+"""
+
+from __future__ import annotations
+
+from shoal.engine.blocking import Task
+from shoal.engine.events import Event, Exited, Failed, Handler, Output, Started, Stream
+from shoal.engine.results import NodeResult, Status, TaskResult
+from shoal.engine.task import DEFAULT_FANOUT, AsyncTask, Interrupted
+
+__all__ = [
+    # tasks
+    "AsyncTask",
+    "DEFAULT_FANOUT",
+    "Interrupted",
+    "Task",
+    # events
+    "Event",
+    "Exited",
+    "Failed",
+    "Handler",
+    "Output",
+    "Started",
+    "Stream",
+    # results
+    "NodeResult",
+    "Status",
+    "TaskResult",
+]

@@ -1,0 +1,68 @@
+"""The blocking face of :class:`~shoal.engine.task.AsyncTask`: same code, plain calls.
+
+Each call runs on shoal's one background event loop (:mod:`shoal._loop`), which owns the
+connections, so a second ``run`` reuses what the first one opened. Handlers are called
+on that loop's thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shoal import _loop
+from shoal.engine.task import DEFAULT_FANOUT, AsyncTask
+
+if TYPE_CHECKING:
+    from shoal.engine.events import Handler
+    from shoal.engine.results import TaskResult
+    from shoal.hosts.base import Transport
+    from shoal.nodeset import NodeSet
+
+__all__ = ["Task"]
+
+
+class Task:
+    """Run commands and copies on many nodes, blocking until each action is done.
+
+    ::
+
+        with Task("node[1-100]") as task:
+            print(task.run("uptime").gather())
+
+    Arguments as for :class:`~shoal.engine.task.AsyncTask`.
+    """
+
+    def __init__(self, nodes: NodeSet | str | Iterable[str],
+                 transport: Transport | None = None, *, fanout: int = DEFAULT_FANOUT,
+                 command_timeout: float | None = None, handlers: Sequence[Handler] = (),
+                 keep_connections: bool = True, keep_output: bool = True) -> None:
+        self.task = AsyncTask(nodes, transport, fanout=fanout,
+                              command_timeout=command_timeout, handlers=handlers,
+                              keep_connections=keep_connections, keep_output=keep_output)
+
+    def __enter__(self) -> Task:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def run(self, command: str, *, stdin: bytes | None = None, timeout: float | None = None,
+            nodes: NodeSet | str | None = None) -> TaskResult:
+        """Run ``command`` on every node; see :meth:`AsyncTask.run`."""
+        return _loop.run(self.task.run(command, stdin=stdin, timeout=timeout, nodes=nodes))
+
+    def copy(self, sources: Sequence[Path | str], dest: str | None = None, *,
+             preserve: bool = False, nodes: NodeSet | str | None = None) -> TaskResult:
+        """Copy local files to every node; see :meth:`AsyncTask.copy`."""
+        return _loop.run(self.task.copy(sources, dest, preserve=preserve, nodes=nodes))
+
+    def rcopy(self, sources: Sequence[str], dest: Path | str, *, preserve: bool = False,
+              nodes: NodeSet | str | None = None) -> TaskResult:
+        """Copy remote files from every node; see :meth:`AsyncTask.rcopy`."""
+        return _loop.run(self.task.rcopy(sources, dest, preserve=preserve, nodes=nodes))
+
+    def close(self) -> None:
+        """Close every connection."""
+        _loop.run(self.task.close())

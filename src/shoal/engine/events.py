@@ -1,0 +1,69 @@
+"""What a task reports while it runs: one small immutable event per thing that happened.
+
+Events reach handlers (plain callables) in the order they happen on each node, and can be
+read as an async iterator (:meth:`~shoal.engine.AsyncTask.stream`). Output comes as
+:class:`Output` events that each carry one or more *complete* lines, so a node that
+prints 100 MB costs a handler one call per chunk, not one per line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from shoal.errors import HostError
+
+__all__ = ["Event", "Exited", "Failed", "Handler", "Output", "Started", "Stream"]
+
+Stream = Literal["stdout", "stderr"]
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The node's connection is up and its action begins."""
+
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """Complete lines the node printed on ``stream``; ``data`` ends with a newline.
+
+    >>> Output("node1", "stdout", b"a\\nb\\n").lines()
+    [b'a', b'b']
+    """
+
+    node: str
+    stream: Stream
+    data: bytes
+
+    def lines(self) -> list[bytes]:
+        """The lines, without their newlines."""
+        return self.data[:-1].split(b"\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Exited:
+    """The node's command ended with return code ``rc`` (or its copy ended: ``rc`` 0)."""
+
+    node: str
+    rc: int
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The node could not finish: unreachable, refused, timed out or lost.
+
+    ``error`` is a :class:`~shoal.errors.ConnectError` (or a subclass) or a
+    :class:`~shoal.errors.CommandTimeout`; its ``reason`` says what happened.
+    """
+
+    node: str
+    error: HostError
+
+
+Event = Started | Output | Exited | Failed
+
+#: Receives every event of a task, synchronously, on the task's event loop.
+Handler = Callable[[Event], None]

@@ -1,0 +1,327 @@
+"""A task: one action (a command, a copy) fanned out over a node set.
+
+:class:`AsyncTask` keeps one connection per node and reuses it for every action it runs;
+at most ``fanout`` nodes are connecting or working at once. Each node ends with a
+:class:`~shoal.engine.results.NodeResult`: a return code, or the error that stopped it.
+One node failing never stops the others; :meth:`AsyncTask.interrupt` stops them all and
+still returns what finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import posixpath
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shoal.engine.events import Event, Exited, Failed, Handler, Output, Started, Stream
+from shoal.engine.results import NodeResult, TaskResult
+from shoal.errors import ConnectError, HostError, UsageError
+from shoal.hosts.limits import raise_nofile_limit
+from shoal.nodeset import NodeSet
+
+if TYPE_CHECKING:
+    from shoal.hosts.base import Connection, Transport
+
+__all__ = ["DEFAULT_FANOUT", "AsyncTask", "Interrupted"]
+
+log = logging.getLogger(__name__)
+
+#: Nodes connecting or working at once, unless told otherwise (clush's default).
+DEFAULT_FANOUT = 64
+
+#: What one node does once connected; returns the node's return code.
+Action = Callable[["Connection", "_Capture"], Awaitable[int]]
+
+
+class Interrupted(HostError):
+    """The task was interrupted before this node finished."""
+
+    def __init__(self, node: str) -> None:
+        super().__init__(node, "interrupted")
+
+
+class AsyncTask:
+    """Run commands and copies on many nodes at once, over connections kept open.
+
+    ::
+
+        async with AsyncTask("node[1-100]", fanout=64) as task:
+            result = await task.run("uptime")
+            for nodes, output in result.gather():
+                print(nodes, output.decode())
+
+    :param nodes: a node set, an expression (``"web[01-40]"``) or node names.
+    :param transport: how to reach nodes; default: SSH with ``~/.ssh/config``.
+    :param fanout: nodes connecting or working at once.
+    :param command_timeout: seconds a command may run; None: no limit.
+    :param handlers: callables that receive every :mod:`~shoal.engine.events` event.
+    :param keep_connections: keep connections open for the next action (the default);
+        False closes each one as soon as its node is done, for one-shot runs.
+    :param keep_output: store each node's output in its result (the default); False
+        leaves results without output, for runs whose handlers see all they need.
+    """
+
+    def __init__(self, nodes: NodeSet | str | Iterable[str],
+                 transport: Transport | None = None, *, fanout: int = DEFAULT_FANOUT,
+                 command_timeout: float | None = None, handlers: Sequence[Handler] = (),
+                 keep_connections: bool = True, keep_output: bool = True) -> None:
+        if fanout < 1:
+            raise UsageError(f"fanout must be at least 1, not {fanout}")
+        self.nodes = nodes if isinstance(nodes, NodeSet) else (
+            NodeSet(nodes) if isinstance(nodes, str) else NodeSet.fromlist(nodes))
+        if transport is None:
+            from shoal.hosts.ssh import SSHTransport
+            transport = SSHTransport()
+        self.transport = transport
+        self.fanout = fanout
+        self.command_timeout = command_timeout
+        self.handlers = list(handlers)
+        self.keep_connections = keep_connections
+        self.keep_output = keep_output
+        self._connections: dict[str, Connection] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        self._workers: list[asyncio.Task[None]] = []
+        wanted = (len(self.nodes) if keep_connections else fanout) + 256
+        raise_nofile_limit(wanted)
+
+    async def __aenter__(self) -> AsyncTask:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- actions -------------------------------------------------------------------------
+
+    async def run(self, command: str, *, stdin: bytes | None = None,
+                  timeout: float | None = None,
+                  nodes: NodeSet | str | None = None) -> TaskResult:
+        """Run ``command`` on every node (or on ``nodes``, a subset) and wait for all.
+
+        ``stdin`` is sent to every node's command. ``timeout`` overrides the task's
+        command timeout for this run.
+        """
+        limit = self.command_timeout if timeout is None else timeout
+
+        async def action(conn: Connection, capture: _Capture) -> int:
+            return await conn.run(command, stdout=capture.stdout, stderr=capture.stderr,
+                                  stdin=stdin, timeout=limit)
+
+        return await self._each(self._select(nodes), action)
+
+    async def copy(self, sources: Sequence[Path | str], dest: str | None = None, *,
+                   preserve: bool = False, nodes: NodeSet | str | None = None) -> TaskResult:
+        """Copy local files or directories to every node, into ``dest``.
+
+        ``dest`` defaults to each source's own directory, as clush ``--copy`` does.
+        """
+        paths = [Path(s) for s in sources]
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise UsageError(f"cannot copy {', '.join(missing)}: no such file or directory")
+
+        async def action(conn: Connection, capture: _Capture) -> int:
+            for path in paths:
+                target = dest if dest is not None else str(path.resolve().parent)
+                await conn.put(path, target, preserve=preserve)
+            return 0
+
+        return await self._each(self._select(nodes), action)
+
+    async def rcopy(self, sources: Sequence[str], dest: Path | str, *,
+                    preserve: bool = False,
+                    nodes: NodeSet | str | None = None) -> TaskResult:
+        """Copy remote files or directories from every node into the local ``dest``.
+
+        Each copy is named after its node: ``/etc/hosts`` from node7 becomes
+        ``DEST/hosts.node7``, as clush ``--rcopy`` names them.
+        """
+        folder = Path(dest)
+        if not folder.is_dir():
+            raise UsageError(f"cannot copy into {folder}: not a directory")
+
+        async def action(conn: Connection, capture: _Capture) -> int:
+            for source in sources:
+                name = posixpath.basename(source.rstrip("/")) or "root"
+                await conn.get(source, folder / f"{name}.{conn.node}", preserve=preserve)
+            return 0
+
+        return await self._each(self._select(nodes), action)
+
+    async def stream(self, command: str, *, stdin: bytes | None = None,
+                     timeout: float | None = None) -> AsyncIterator[Event]:
+        """Run ``command`` and yield its events as they happen.
+
+        ::
+
+            async for event in task.stream("dmesg"):
+                if isinstance(event, Output):
+                    ...
+        """
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self.handlers.append(queue.put_nowait)
+        runner = asyncio.ensure_future(self.run(command, stdin=stdin, timeout=timeout))
+        runner.add_done_callback(lambda _: queue.put_nowait(None))
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+            runner.result()
+        finally:
+            self.handlers.remove(queue.put_nowait)
+            if not runner.done():
+                runner.cancel()
+
+    def interrupt(self) -> None:
+        """Stop the action under way: nodes not finished end with an ``interrupted`` error.
+
+        Safe to call from a signal handler installed with ``loop.add_signal_handler``.
+        """
+        for worker in self._workers:
+            worker.cancel()
+
+    async def close(self) -> None:
+        """Close every connection and release the transport."""
+        conns = list(self._connections.values())
+        self._connections.clear()
+        await asyncio.gather(*(_quiet_close(c) for c in conns))
+        if self._closing:
+            await asyncio.gather(*self._closing)
+        await self.transport.close()
+
+    # -- the fan-out ---------------------------------------------------------------------
+
+    def _select(self, nodes: NodeSet | str | None) -> list[str]:
+        if nodes is None:
+            return list(self.nodes)
+        chosen = nodes if isinstance(nodes, NodeSet) else NodeSet(nodes)
+        return list(chosen)
+
+    async def _each(self, nodes: list[str], action: Action) -> TaskResult:
+        """Do ``action`` on every node, at most ``fanout`` at once, in node-set order."""
+        if self._workers:
+            raise UsageError("this task is already running an action")
+        origin = time.monotonic()
+        results = [NodeResult(node) for node in nodes]
+        pending = iter(results)
+
+        async def worker() -> None:
+            for result in pending:
+                await self._one(result, action, origin)
+
+        self._workers = [asyncio.create_task(worker())
+                         for _ in range(min(self.fanout, len(results)))]
+        try:
+            # interrupt() cancels workers: gather then returns and the results say so;
+            # cancelling the caller instead propagates out of gather.
+            await asyncio.gather(*self._workers, return_exceptions=True)
+        finally:
+            for worker_task in self._workers:
+                worker_task.cancel()
+            self._workers = []
+        if self._closing:
+            await asyncio.gather(*self._closing)
+        for result in results:
+            if result.rc is None and result.error is None:
+                result.error = Interrupted(result.node)
+        return TaskResult(results)
+
+    async def _one(self, result: NodeResult, action: Action, origin: float) -> None:
+        node = result.node
+        result.started = time.monotonic() - origin
+        capture = _Capture(node, self._emit, self.keep_output)
+        try:
+            conn = self._connections.get(node)
+            if conn is None:
+                conn = await self.transport.connect(node)
+                self._connections[node] = conn
+            self._emit(Started(node))
+            rc = await action(conn, capture)
+        except asyncio.CancelledError:
+            capture.flush(result)
+            result.error = Interrupted(node)
+            self._emit(Failed(node, result.error))
+            self._drop(node)
+            raise
+        except HostError as exc:
+            capture.flush(result)
+            result.error = exc
+            self._emit(Failed(node, exc))
+            if isinstance(exc, ConnectError):
+                self._drop(node)
+        except Exception as exc:
+            log.debug("unexpected error on %s", node, exc_info=True)
+            capture.flush(result)
+            result.error = ConnectError(node, f"unexpected error: {type(exc).__name__}: {exc}")
+            self._emit(Failed(node, result.error))
+            self._drop(node)
+        else:
+            capture.flush(result)
+            result.rc = rc
+            self._emit(Exited(node, rc))
+            if not self.keep_connections:
+                self._drop(node)
+        finally:
+            result.ended = time.monotonic() - origin
+
+    def _drop(self, node: str) -> None:
+        """Forget ``node``'s connection and close it in the background."""
+        conn = self._connections.pop(node, None)
+        if conn is not None:
+            closing = asyncio.ensure_future(_quiet_close(conn))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+
+    def _emit(self, event: Event) -> None:
+        for handler in self.handlers:
+            handler(event)
+
+
+class _Capture:
+    """Collects one node's output and turns it into :class:`Output` events of whole lines."""
+
+    __slots__ = ("_emit", "_keep", "_out", "_pending", "node")
+
+    def __init__(self, node: str, emit: Callable[[Event], None], keep: bool) -> None:
+        self.node = node
+        self._emit = emit
+        self._keep = keep
+        self._out: dict[Stream, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+        self._pending: dict[Stream, bytes] = {"stdout": b"", "stderr": b""}
+
+    def stdout(self, data: bytes) -> None:
+        self._feed("stdout", data)
+
+    def stderr(self, data: bytes) -> None:
+        self._feed("stderr", data)
+
+    def _feed(self, stream: Stream, data: bytes) -> None:
+        if self._keep:
+            self._out[stream] += data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._pending[stream] += data
+            return
+        head = self._pending[stream] + data[:cut + 1] if self._pending[stream] else data[:cut + 1]
+        self._pending[stream] = data[cut + 1:]
+        self._emit(Output(self.node, stream, head))
+
+    def flush(self, result: NodeResult) -> None:
+        """Emit a last line that lacked its newline, and store the output in ``result``."""
+        for stream in ("stdout", "stderr"):
+            rest = self._pending[stream]
+            if rest:
+                self._pending[stream] = b""
+                self._emit(Output(self.node, stream, rest + b"\n"))
+        result.stdout = bytes(self._out["stdout"])
+        result.stderr = bytes(self._out["stderr"])
+
+
+async def _quiet_close(conn: Connection) -> None:
+    try:
+        await conn.close()
+    except (HostError, OSError) as exc:  # closing a dead link: nothing left to do
+        log.debug("closing %s: %s", conn.node, exc)
+

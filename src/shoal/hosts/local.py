@@ -1,0 +1,118 @@
+"""The local transport: every "node" is this machine, each command a local shell process.
+
+For deployments that act on the local host, and for tests of the layers above that need
+no SSH. A command sees ``SHOAL_NODE`` set to the node name it runs for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+from pathlib import Path
+
+from shoal.errors import CommandTimeout, ConnectError
+from shoal.hosts.base import Connection, OutputSink, Transport
+
+__all__ = ["LocalConnection", "LocalTransport"]
+
+_CHUNK = 65536
+
+
+class LocalTransport(Transport):
+    """Run every node's commands on this machine.
+
+    >>> import asyncio
+    >>> async def demo():
+    ...     conn = await LocalTransport().connect("n1")
+    ...     out = bytearray()
+    ...     rc = await conn.run("echo $SHOAL_NODE", stdout=out.extend, stderr=out.extend)
+    ...     return rc, bytes(out)
+    >>> asyncio.run(demo())
+    (0, b'n1\\n')
+    """
+
+    async def connect(self, node: str) -> LocalConnection:
+        """A connection for ``node``; nothing to open."""
+        return LocalConnection(node)
+
+
+class LocalConnection(Connection):
+    """Local shell processes standing in for ``node``."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+
+    async def run(self, command: str, *, stdout: OutputSink, stderr: OutputSink,
+                  stdin: bytes | None = None, timeout: float | None = None) -> int:
+        """Run ``command`` with ``/bin/sh -c``; see :meth:`Connection.run`."""
+        try:
+            proc = await asyncio.create_subprocess_shell(
+                command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, start_new_session=True,
+                env={**os.environ, "SHOAL_NODE": self.node})
+        except OSError as exc:
+            raise ConnectError(self.node, f"cannot start a shell: {exc.strerror}") from exc
+        assert proc.stdin and proc.stdout and proc.stderr
+        feeding = asyncio.ensure_future(_feed(proc.stdin, stdin))
+        work = asyncio.gather(_pump(proc.stdout, stdout), _pump(proc.stderr, stderr),
+                              proc.wait(), feeding)
+        try:
+            await asyncio.wait_for(asyncio.shield(work), timeout)
+        except asyncio.TimeoutError:
+            _kill(proc)
+            await work
+            raise CommandTimeout(self.node, timeout or 0.0) from None
+        except asyncio.CancelledError:
+            _kill(proc)
+            await work
+            raise
+        rc = proc.returncode if proc.returncode is not None else 255
+        return 128 - rc if rc < 0 else rc
+
+    async def put(self, local: Path, remote: str, *, preserve: bool = False) -> None:
+        """Copy ``local`` to the path ``remote`` on this machine."""
+        await asyncio.to_thread(_copy, self.node, local, Path(remote), preserve)
+
+    async def get(self, remote: str, local: Path, *, preserve: bool = False) -> None:
+        """Copy the path ``remote`` on this machine to ``local``."""
+        await asyncio.to_thread(_copy, self.node, Path(remote), local, preserve)
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+
+async def _feed(pipe: asyncio.StreamWriter, data: bytes | None) -> None:
+    try:
+        if data:
+            pipe.write(data)
+            await pipe.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the command did not read all its input
+    finally:
+        pipe.close()
+
+
+async def _pump(pipe: asyncio.StreamReader, sink: OutputSink) -> None:
+    while chunk := await pipe.read(_CHUNK):
+        sink(chunk)
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _copy(node: str, source: Path, target: Path, preserve: bool) -> None:
+    if target.is_dir():
+        target = target / source.name
+    copy_file = shutil.copy2 if preserve else shutil.copy
+    try:
+        if source.is_dir():
+            shutil.copytree(source, target, copy_function=copy_file, dirs_exist_ok=True)
+        else:
+            copy_file(source, target)
+    except OSError as exc:
+        raise ConnectError(node, f"copy {source} to {target} failed: {exc.strerror}") from exc
