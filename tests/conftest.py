@@ -7,6 +7,7 @@ registers), so ``pytest -m "not sshd"`` runs everything that needs no sshd.
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,3 +50,24 @@ def shared_tmp_path() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback TCP port that accepts connections and never says a word.
+
+    The listening socket's backlog completes the TCP handshake without any accept(), so
+    an SSH client connects and then waits forever for the server's version line.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1024)
+        yield listener.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback TCP port where nothing listens: connections are refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

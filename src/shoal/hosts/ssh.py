@@ -56,6 +56,7 @@ class SSHTransport(Transport):
         self._local_user = getpass.getuser()
         self._keys: dict[tuple[str, ...], list[asyncssh.SSHKeyPair]] = {}
         self._option_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._jumps: dict[str, asyncio.Future[asyncssh.SSHClientConnection]] = {}
         self._config_paths = self._config_files()
         default_ciphers = asyncssh.encryption.get_default_encryption_algs()
         self._ciphers = [c.decode() for c in default_ciphers]
@@ -63,13 +64,19 @@ class SSHTransport(Transport):
 
     async def connect(self, node: str) -> SSHConnection:
         """Open and authenticate a connection to ``node`` (an ssh config alias or address)."""
+        return SSHConnection(node, await self._open(node))
+
+    async def _open(self, node: str, user: str | None = None, port: int | None = None,
+                    ) -> asyncssh.SSHClientConnection:
         client = _Client(node, self.host_keys)
         try:
-            options, shared = self._options_for(node, client)
+            options, shared = self._options_for(node, client, user, port)
         except (OSError, ValueError) as exc:  # unreadable or malformed config files
             raise ConnectError(node, f"ssh config: {exc}") from exc
+        if isinstance(options.tunnel, str) and options.tunnel.lower() != "none":
+            shared["tunnel"] = await self._jump(options.tunnel, node)
         try:
-            conn = await asyncssh.connect(node, options=options, **shared)
+            return await asyncssh.connect(node, options=options, **shared)
         except asyncssh.HostKeyNotVerifiable as exc:
             raise client.refused_key_error() or HostKeyError(node, None, str(exc)) from exc
         except asyncssh.PermissionDenied as exc:
@@ -77,16 +84,44 @@ class SSHTransport(Transport):
         except asyncio.TimeoutError as exc:
             raise ConnectError(
                 node, f"connect timed out after {self.options.connect_timeout:g}s") from exc
-        except asyncssh.Error as exc:
-            raise ConnectError(node, exc.reason or type(exc).__name__) from exc
-        except OSError as exc:
-            raise ConnectError(node, _os_reason(exc)) from exc
+        except (asyncssh.Error, OSError) as exc:
+            raise ConnectError(node, _reason(exc)) from exc
         except ValueError as exc:  # asyncssh reports bad config values and keys this way
             raise ConnectError(node, str(exc)) from exc
-        return SSHConnection(node, conn)
+
+    async def _jump(self, spec: str, node: str) -> asyncssh.SSHClientConnection:
+        """The connection to ProxyJump ``spec``, opened once and shared by the nodes behind it."""
+        opening = self._jumps.get(spec)
+        if opening is None or (opening.done() and (
+                opening.cancelled() or opening.exception() is not None
+                or opening.result().is_closed())):
+            opening = asyncio.ensure_future(self._open_jump(spec))
+            self._jumps[spec] = opening
+        try:
+            return await asyncio.shield(opening)
+        except ConnectError as exc:
+            raise ConnectError(node, f"via {spec}: {exc.reason}") from exc
+
+    async def _open_jump(self, spec: str) -> asyncssh.SSHClientConnection:
+        *before, last = spec.split(",")
+        user, _, hostport = last.rpartition("@")
+        host, _, port = hostport.partition(":")
+        if before:
+            # a chain a,b: reach b through a (b's own config is not consulted for a jump)
+            via = await self._jump(",".join(before), host)
+            return await asyncssh.connect(host, port=int(port) if port else (),
+                                          username=user or (), tunnel=via,
+                                          config=self._config_paths)
+        return await self._open(host, user or None, int(port) if port else None)
 
     async def close(self) -> None:
-        """Remove the temporary file that holds the ``-o`` options."""
+        """Close ProxyJump connections and remove the file that holds the ``-o`` options."""
+        jumps = [j.result() for j in self._jumps.values()
+                 if j.done() and not j.cancelled() and j.exception() is None]
+        self._jumps.clear()
+        for jump in jumps:
+            jump.close()
+        await asyncio.gather(*(j.wait_closed() for j in jumps))
         if self._option_dir is not None:
             self._option_dir.cleanup()
             self._option_dir = None
@@ -104,7 +139,7 @@ class SSHTransport(Transport):
             paths.insert(0, str(path))
         return paths
 
-    def _options_for(self, node: str, client: _Client,
+    def _options_for(self, node: str, client: _Client, user: str | None, port: int | None,
                      ) -> tuple[asyncssh.SSHClientConnectionOptions, dict[str, Any]]:
         """asyncssh options for ``node`` (its config) and the run's shared keys and known_hosts.
 
@@ -112,10 +147,12 @@ class SSHTransport(Transport):
         from the run's caches instead of being read again for every connection.
         """
         overrides: dict[str, Any] = {}
-        if self.options.user is not None:
-            overrides["username"] = self.options.user
-        if self.options.port is not None:
-            overrides["port"] = self.options.port
+        user = user if user is not None else self.options.user
+        port = port if port is not None else self.options.port
+        if user is not None:
+            overrides["username"] = user
+        if port is not None:
+            overrides["port"] = port
         resolved = asyncssh.SSHClientConnectionOptions(
             config=self._config_paths, host=node, known_hosts=b"", client_keys=None,
             client_factory=lambda: client, encryption_algs=self._ciphers,
@@ -298,6 +335,7 @@ def _reason(exc: BaseException) -> str:
 
 def _os_reason(exc: OSError) -> str:
     """``connection refused`` rather than ``[Errno 111] Connect call failed (…)``."""
-    if exc.errno is not None:
-        return os.strerror(exc.errno).lower()
+    text = os.strerror(exc.errno) if (exc.errno or 0) > 0 else exc.strerror
+    if text:
+        return text[0].lower() + text[1:]  # socket.gaierror: "Name or service not known"
     return str(exc) or type(exc).__name__

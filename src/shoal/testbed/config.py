@@ -140,7 +140,9 @@ TCPKeepAlive yes
 # a small VM, and asyncssh cannot use it: benchmarks would compare key exchanges, not
 # tools. Every client gets the same fast one.
 KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org
-{penalties}X11Forwarding no
+{penalties}# Tests make one alias behave differently from the others with SetEnv SHOAL_*.
+AcceptEnv SHOAL_*
+X11Forwarding no
 Subsystem sftp internal-sftp
 # INFO or more: start() waits for the "Server listening on" line.
 LogLevel INFO
