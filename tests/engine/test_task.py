@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from shoal.engine import AsyncTask, Event, Exited, Failed, Output, Started, Task
+from shoal.errors import UsageError
 from shoal.hosts import ConnectOptions, LocalTransport
 from shoal.hosts.ssh import SSHTransport
 from shoal.nodeset import NodeSet
@@ -231,7 +232,5 @@ def test_failed_events_carry_the_error(testbed: Testbed, closed_port: int) -> No
 
 
 def test_fanout_must_be_positive() -> None:
-    from shoal.errors import UsageError  # noqa: PLC0415
-
     with pytest.raises(UsageError, match="fanout must be at least 1"):
         AsyncTask("n1", LocalTransport(), fanout=0)

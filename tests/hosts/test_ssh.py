@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import signal
 from pathlib import Path
 
+import asyncssh
 import pytest
 
 from shoal.errors import AuthError, CommandTimeout, ConnectError, HostKeyError
-from shoal.hosts import ConnectOptions
+from shoal.hosts import ConnectOptions, raise_nofile_limit
 from shoal.hosts.ssh import SSHConnection, SSHTransport
 from shoal.testbed import Testbed
 
@@ -214,17 +216,11 @@ def test_copy_errors_name_the_node_and_path(testbed: Testbed, tmp_path: Path) ->
 
 
 def _fingerprint(bed: Testbed) -> str:
-    import asyncssh  # noqa: PLC0415
-
     key = asyncssh.read_public_key(str(bed.directory / "host_ed25519.pub"))
     return str(key.get_fingerprint())
 
 
 def test_open_file_limit_is_raised_for_wide_runs() -> None:
-    import resource  # noqa: PLC0415
-
-    from shoal.hosts import raise_nofile_limit  # noqa: PLC0415
-
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, 4096) if hard != resource.RLIM_INFINITY else 4096
     try:
