@@ -229,3 +229,37 @@ def test_open_file_limit_is_raised_for_wide_runs() -> None:
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert os.cpu_count()
+
+
+def test_nodes_alike_share_a_parse_but_each_gets_its_own_blocks(
+        testbed: Testbed, tmp_path: Path, closed_port: int) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host node15\n    Port {closed_port}\n\n{testbed.ssh_config.read_text()}")
+    assert _run_each(transport(testbed, ssh_config=(config,)), ["node1", "node15", "node2"]) == [
+        "ok", "node15: connection refused", "ok"]
+
+
+def test_match_blocks_are_resolved_node_by_node(testbed: Testbed, tmp_path: Path,
+                                                closed_port: int) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Match host node16\n    Port {closed_port}\n\n"
+                      f"{testbed.ssh_config.read_text()}")
+    assert _run_each(transport(testbed, ssh_config=(config,)), ["node1", "node16", "node2"]) == [
+        "ok", "node16: connection refused", "ok"]
+
+
+def _run_each(t: SSHTransport, nodes: list[str]) -> list[str]:
+    async def scenario() -> list[str]:
+        outcomes = []
+        for node in nodes:
+            try:
+                conn = await t.connect(node)
+            except ConnectError as exc:
+                outcomes.append(str(exc))
+                continue
+            outcomes.append((await run(conn, "echo ok"))[1].decode().strip())
+            await conn.close()
+        await t.close()
+        return outcomes
+
+    return asyncio.run(scenario())

@@ -27,6 +27,7 @@ import asyncssh
 from shoal.errors import AuthError, CommandTimeout, ConnectError, HostKeyError
 from shoal.hosts.base import Connection, ConnectOptions, OutputSink, Transport
 from shoal.hosts.hostkeys import HostKeyPolicy
+from shoal.hosts.sshconfig import HostBlocks
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -58,6 +59,9 @@ class SSHTransport(Transport):
         self._option_dir: tempfile.TemporaryDirectory[str] | None = None
         self._jumps: dict[str, asyncio.Future[asyncssh.SSHClientConnection]] = {}
         self._config_paths = self._config_files()
+        self._host_blocks = HostBlocks(self._config_paths)
+        self._resolved: dict[tuple[Any, ...], tuple[
+            asyncssh.SSHClientConnectionOptions, list[str], tuple[str, ...]]] = {}
         default_ciphers = asyncssh.encryption.get_default_encryption_algs()
         self._ciphers = [c.decode() for c in default_ciphers]
         self._ciphers.sort(key=lambda c: c not in PREFERRED_CIPHERS)
@@ -143,21 +147,40 @@ class SSHTransport(Transport):
                      ) -> tuple[asyncssh.SSHClientConnectionOptions, dict[str, Any]]:
         """asyncssh options for ``node`` (its config) and the run's shared keys and known_hosts.
 
-        The config files are parsed once for the node; known_hosts and private keys come
-        from the run's caches instead of being read again for every connection.
+        Nodes that match the same ``Host`` blocks share one resolution of the config
+        (:mod:`shoal.hosts.sshconfig`); known_hosts files and private keys are read once
+        per run, not once per connection.
         """
-        overrides: dict[str, Any] = {}
         user = user if user is not None else self.options.user
         port = port if port is not None else self.options.port
+        signature = self._host_blocks.signature(node)
+        key = (signature, user, port) if signature is not None else None
+        cached = self._resolved.get(key) if key is not None else None
+        if cached is None:
+            cached = self._resolve(node, user, port)
+            if key is not None:
+                self._resolved[key] = cached
+        options, known, identities = cached
+        client.known_paths = known
+        return options, {
+            "client_factory": lambda: client,
+            "known_hosts": self.host_keys.known_hosts(known),
+            "client_keys": self._load_keys(identities or _DEFAULT_IDENTITIES),
+        }
+
+    def _resolve(self, node: str, user: str | None, port: int | None,
+                 ) -> tuple[asyncssh.SSHClientConnectionOptions, list[str], tuple[str, ...]]:
+        """Parse the config for ``node``: its options, known_hosts files and identities."""
+        overrides: dict[str, Any] = {}
         if user is not None:
             overrides["username"] = user
         if port is not None:
             overrides["port"] = port
-        resolved = asyncssh.SSHClientConnectionOptions(
+        options = asyncssh.SSHClientConnectionOptions(
             config=self._config_paths, host=node, known_hosts=b"", client_keys=None,
-            client_factory=lambda: client, encryption_algs=self._ciphers,
-            connect_timeout=self.options.connect_timeout, **overrides)
-        config = resolved.config
+            encryption_algs=self._ciphers, connect_timeout=self.options.connect_timeout,
+            **overrides)
+        config = options.config
         if self.options.known_hosts is not None:
             known = [str(self.options.known_hosts)]
         else:
@@ -165,13 +188,8 @@ class SSHTransport(Transport):
             global_files = cast("Sequence[str] | None", config.get("GlobalKnownHostsFile"))
             known = [*(user_files if user_files is not None else ["~/.ssh/known_hosts"]),
                      *(global_files if global_files is not None else [_GLOBAL_KNOWN_HOSTS])]
-        client.known_paths = known
         configured = tuple(cast("Sequence[str]", config.get("IdentityFile", ())))
-        identities = tuple(str(p) for p in self.options.identities) + configured
-        return resolved, {
-            "known_hosts": self.host_keys.known_hosts(known),
-            "client_keys": self._load_keys(identities or _DEFAULT_IDENTITIES),
-        }
+        return options, known, tuple(str(p) for p in self.options.identities) + configured
 
     def _load_keys(self, identities: tuple[str, ...]) -> list[asyncssh.SSHKeyPair]:
         """Private keys from ``identities``, read once per run.
@@ -335,7 +353,7 @@ def _reason(exc: BaseException) -> str:
 
 def _os_reason(exc: OSError) -> str:
     """``connection refused`` rather than ``[Errno 111] Connect call failed (…)``."""
-    text = os.strerror(exc.errno) if (exc.errno or 0) > 0 else exc.strerror
+    text = os.strerror(exc.errno) if exc.errno is not None and exc.errno > 0 else exc.strerror
     if text:
         return text[0].lower() + text[1:]  # socket.gaierror: "Name or service not known"
     return str(exc) or type(exc).__name__
