@@ -7,6 +7,7 @@ by the SSH transport module alone, so code that never opens an SSH link never lo
 from __future__ import annotations
 
 from shoal.hosts.base import Connection, ConnectOptions, OutputSink, Transport
+from shoal.hosts.choose import TRANSPORTS, make_transport
 from shoal.hosts.limits import raise_nofile_limit
 from shoal.hosts.local import LocalConnection, LocalTransport
 
@@ -16,9 +17,11 @@ __all__ = [
     "Connection",
     "OutputSink",
     "Transport",
-    # implementations (the SSH one lives in shoal.hosts.ssh, which loads asyncssh)
+    # implementations (the SSH ones live in shoal.hosts.ssh and .openssh), by name
     "LocalConnection",
     "LocalTransport",
+    "TRANSPORTS",
+    "make_transport",
     # limits
     "raise_nofile_limit",
 ]

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from shoal.errors import CommandTimeout, ConnectError
 from shoal.hosts.base import Connection, OutputSink, Transport
+from shoal.hosts.pipes import feed, pump
 
 __all__ = ["LocalConnection", "LocalTransport"]
 
-_CHUNK = 65536
 
 
 class LocalTransport(Transport):
@@ -56,8 +56,8 @@ class LocalConnection(Connection):
         except OSError as exc:
             raise ConnectError(self.node, f"cannot start a shell: {exc.strerror}") from exc
         assert proc.stdin and proc.stdout and proc.stderr
-        feeding = asyncio.ensure_future(_feed(proc.stdin, stdin))
-        work = asyncio.gather(_pump(proc.stdout, stdout), _pump(proc.stderr, stderr),
+        feeding = asyncio.ensure_future(feed(proc.stdin, stdin))
+        work = asyncio.gather(pump(proc.stdout, stdout), pump(proc.stderr, stderr),
                               proc.wait(), feeding)
         try:
             await asyncio.wait_for(asyncio.shield(work), timeout)
@@ -84,20 +84,6 @@ class LocalConnection(Connection):
         """Nothing to close."""
 
 
-async def _feed(pipe: asyncio.StreamWriter, data: bytes | None) -> None:
-    try:
-        if data:
-            pipe.write(data)
-            await pipe.drain()
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the command did not read all its input
-    finally:
-        pipe.close()
-
-
-async def _pump(pipe: asyncio.StreamReader, sink: OutputSink) -> None:
-    while chunk := await pipe.read(_CHUNK):
-        sink(chunk)
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:

@@ -1,4 +1,9 @@
-"""The SSH transport against the real loopback sshd: commands, errors, host keys, copies."""
+"""The SSH transports against the real loopback sshd: commands, errors, host keys, copies.
+
+Behaviour both transports share runs against each (the ``make`` fixture); what only the
+asyncssh one does (signals, ProxyJump through shared gateways, shared config parses) is
+tested on it alone.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +11,56 @@ import asyncio
 import os
 import resource
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncssh
 import pytest
 
-from shoal.errors import AuthError, CommandTimeout, ConnectError, HostKeyError
-from shoal.hosts import ConnectOptions, raise_nofile_limit
-from shoal.hosts.ssh import SSHConnection, SSHTransport
+from shoal.errors import AuthError, CommandTimeout, ConnectError, HostKeyError, UsageError
+from shoal.hosts import (
+    Connection,
+    ConnectOptions,
+    LocalTransport,
+    Transport,
+    make_transport,
+    raise_nofile_limit,
+)
+from shoal.hosts.openssh import OpenSSHTransport
+from shoal.hosts.ssh import SSHTransport
 from shoal.testbed import Testbed
+
+Factory = Callable[..., Transport]
 
 
 def transport(bed: Testbed, **changes: object) -> SSHTransport:
+    return SSHTransport(_options(bed, changes))
+
+
+def _options(bed: Testbed, changes: dict[str, object]) -> ConnectOptions:
     options: dict[str, object] = {"ssh_config": (bed.ssh_config,), "connect_timeout": 10.0}
     options.update(changes)
-    return SSHTransport(ConnectOptions(**options))  # type: ignore[arg-type]
+    return ConnectOptions(**options)  # type: ignore[arg-type]
 
 
-async def run(conn: SSHConnection, command: str, **kwargs: object) -> tuple[int, bytes, bytes]:
+@pytest.fixture(params=["ssh", "openssh"])
+def make(request: pytest.FixtureRequest) -> Factory:
+    """Builds the transport under test from the testbed and ConnectOptions changes."""
+    kind = SSHTransport if request.param == "ssh" else OpenSSHTransport
+
+    def build(bed: Testbed, **changes: object) -> Transport:
+        return kind(_options(bed, changes))
+
+    return build
+
+
+async def run(conn: Connection, command: str, **kwargs: object) -> tuple[int, bytes, bytes]:
     out, err = bytearray(), bytearray()
     rc = await conn.run(command, stdout=out.extend, stderr=err.extend, **kwargs)  # type: ignore[arg-type]
     return rc, bytes(out), bytes(err)
 
 
-async def one_shot(t: SSHTransport, node: str, command: str,
+async def one_shot(t: Transport, node: str, command: str,
                    **kwargs: object) -> tuple[int, bytes, bytes]:
     try:
         conn = await t.connect(node)
@@ -41,25 +72,25 @@ async def one_shot(t: SSHTransport, node: str, command: str,
         await t.close()
 
 
-def test_command_output_and_status(testbed: Testbed) -> None:
-    rc, out, err = asyncio.run(one_shot(transport(testbed), "node1",
+def test_command_output_and_status(make: Factory, testbed: Testbed) -> None:
+    rc, out, err = asyncio.run(one_shot(make(testbed), "node1",
                                         "echo out; echo err >&2; exit 3"))
     assert (rc, out, err) == (3, b"out\n", b"err\n")
 
 
-def test_stdin_is_sent_then_closed(testbed: Testbed) -> None:
-    rc, out, _ = asyncio.run(one_shot(transport(testbed), "node2", "cat; echo end",
+def test_stdin_is_sent_then_closed(make: Factory, testbed: Testbed) -> None:
+    rc, out, _ = asyncio.run(one_shot(make(testbed), "node2", "cat; echo end",
                                       stdin=b"line1\nline2\n"))
     assert (rc, out) == (0, b"line1\nline2\nend\n")
 
 
-def test_no_stdin_means_empty_closed_stdin(testbed: Testbed) -> None:
-    rc, out, _ = asyncio.run(one_shot(transport(testbed), "node2", "wc -c"))
+def test_no_stdin_means_empty_closed_stdin(make: Factory, testbed: Testbed) -> None:
+    rc, out, _ = asyncio.run(one_shot(make(testbed), "node2", "wc -c"))
     assert (rc, out.strip()) == (0, b"0")
 
 
-def test_bytes_that_are_not_utf8_pass_through(testbed: Testbed) -> None:
-    _, out, _ = asyncio.run(one_shot(transport(testbed), "node3", r"printf '\377\376ok\200\n'"))
+def test_bytes_that_are_not_utf8_pass_through(make: Factory, testbed: Testbed) -> None:
+    _, out, _ = asyncio.run(one_shot(make(testbed), "node3", r"printf '\377\376ok\200\n'"))
     assert out == b"\xff\xfeok\x80\n"
 
 
@@ -84,9 +115,9 @@ def test_timeout_stops_the_command_and_keeps_the_connection(testbed: Testbed) ->
     assert after == (0, b"still here\n", b"")
 
 
-def test_one_connection_serves_many_commands(testbed: Testbed) -> None:
+def test_one_connection_serves_many_commands(make: Factory, testbed: Testbed) -> None:
     async def scenario() -> set[bytes]:
-        conn = await transport(testbed).connect("node6")
+        conn = await make(testbed).connect("node6")
         try:
             # SSH_CONNECTION names the client's source port: one connection, one port.
             return {(await run(conn, "echo $SSH_CONNECTION"))[1] for _ in range(5)}
@@ -96,13 +127,13 @@ def test_one_connection_serves_many_commands(testbed: Testbed) -> None:
     assert len(asyncio.run(scenario())) == 1
 
 
-def test_closed_port_is_refused(testbed: Testbed, closed_port: int) -> None:
+def test_closed_port_is_refused(make: Factory, testbed: Testbed, closed_port: int) -> None:
     with pytest.raises(ConnectError, match=r"^node7: connection refused$"):
-        asyncio.run(one_shot(transport(testbed, port=closed_port), "node7", "true"))
+        asyncio.run(one_shot(make(testbed, port=closed_port), "node7", "true"))
 
 
-def test_silent_listener_times_out(testbed: Testbed, silent_port: int) -> None:
-    t = transport(testbed, port=silent_port, connect_timeout=0.5)
+def test_silent_listener_times_out(make: Factory, testbed: Testbed, silent_port: int) -> None:
+    t = make(testbed, port=silent_port, connect_timeout=0.5)
     with pytest.raises(ConnectError, match=r"^node8: connect timed out after 0.5s$"):
         asyncio.run(one_shot(t, "node8", "true"))
 
@@ -114,13 +145,13 @@ def test_unknown_host_fails_with_its_resolution(testbed: Testbed) -> None:
     assert not isinstance(caught.value, HostKeyError)
 
 
-def test_wrong_user_is_an_auth_error(testbed: Testbed) -> None:
+def test_wrong_user_is_an_auth_error(make: Factory, testbed: Testbed) -> None:
     with pytest.raises(AuthError, match=r"^node9: authentication failed"):
-        asyncio.run(one_shot(transport(testbed, user="nosuchuser"), "node9", "true"))
+        asyncio.run(one_shot(make(testbed, user="nosuchuser"), "node9", "true"))
 
 
-def test_dash_o_options_win_over_the_config(testbed: Testbed) -> None:
-    t = transport(testbed, options=(("User", "nosuchuser"),))
+def test_dash_o_options_win_over_the_config(make: Factory, testbed: Testbed) -> None:
+    t = make(testbed, options=(("User", "nosuchuser"),))
     with pytest.raises(AuthError):
         asyncio.run(one_shot(t, "node9", "true"))
 
@@ -140,14 +171,14 @@ def test_unknown_host_key_is_refused_with_fingerprint_and_remedy(
 
 
 def test_accept_new_records_the_key_then_strict_checking_passes(
-        testbed: Testbed, tmp_path: Path) -> None:
+        make: Factory, testbed: Testbed, tmp_path: Path) -> None:
     known = tmp_path / "known_hosts"
     rc, _, _ = asyncio.run(one_shot(
-        transport(testbed, known_hosts=known, accept_new_host_keys=True), "node11", "true"))
+        make(testbed, known_hosts=known, accept_new_host_keys=True), "node11", "true"))
     assert rc == 0
     recorded = known.read_text().split()
     assert recorded[:2] == [f"[127.0.0.1]:{testbed.port}", "ssh-ed25519"]
-    rc, _, _ = asyncio.run(one_shot(transport(testbed, known_hosts=known), "node11", "true"))
+    rc, _, _ = asyncio.run(one_shot(make(testbed, known_hosts=known), "node11", "true"))
     assert rc == 0
 
 
@@ -173,7 +204,7 @@ def test_proxyjump_through_a_gateway(testbed: Testbed, tmp_path: Path) -> None:
     assert (rc, out) == (0, b"through\n")
 
 
-def test_put_and_get_files_and_directories(testbed: Testbed, shared_tmp_path: Path,
+def test_put_and_get_files_and_directories(make: Factory, testbed: Testbed, shared_tmp_path: Path,
                                            tmp_path: Path) -> None:
     source = tmp_path / "tree"
     (source / "sub").mkdir(parents=True)
@@ -186,7 +217,7 @@ def test_put_and_get_files_and_directories(testbed: Testbed, shared_tmp_path: Pa
     back = tmp_path / "back"
 
     async def scenario() -> tuple[int, bytes, bytes]:
-        conn = await transport(testbed).connect("node13")
+        conn = await make(testbed).connect("node13")
         try:
             await conn.put(source, str(remote), preserve=True)
             result = await run(conn, f"{remote}/tree/sub/script")
@@ -263,3 +294,36 @@ def _run_each(t: SSHTransport, nodes: list[str]) -> list[str]:
         return outcomes
 
     return asyncio.run(scenario())
+
+
+def test_openssh_refuses_unknown_host_keys(testbed: Testbed, tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    t = OpenSSHTransport(_options(testbed, {"known_hosts": empty}))
+    with pytest.raises(HostKeyError, match=r"--accept-new-host-keys"):
+        asyncio.run(one_shot(t, "node10", "true"))
+
+
+def test_openssh_timeout_keeps_the_master(testbed: Testbed) -> None:
+    async def scenario() -> tuple[int, bytes, bytes]:
+        t = OpenSSHTransport(_options(testbed, {}))
+        conn = await t.connect("node5")
+        try:
+            with pytest.raises(CommandTimeout):
+                await run(conn, "sleep 30", timeout=0.3)
+            return await run(conn, "echo still here")
+        finally:
+            await conn.close()
+            await t.close()
+
+    assert asyncio.run(scenario()) == (0, b"still here\n", b"")
+
+
+def test_transports_by_name(testbed: Testbed) -> None:
+    options = _options(testbed, {})
+    assert isinstance(make_transport("ssh", options), SSHTransport)
+    assert isinstance(make_transport("openssh", options), OpenSSHTransport)
+    assert isinstance(make_transport("local", options), LocalTransport)
+    expected = r'^unknown transport "rsh": choose ssh, openssh or local$'
+    with pytest.raises(UsageError, match=expected):
+        make_transport("rsh", options)
