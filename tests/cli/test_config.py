@@ -20,7 +20,7 @@ def test_defaults_match_clush() -> None:
     config = RunConfig()
     assert (config.fanout, config.connect_timeout, config.command_timeout) == (64, 10.0, None)
     assert config.color == "auto"
-    assert config.transport == "asyncssh"
+    assert config.transport == "ssh"
 
 
 def test_all_keys_are_read(tmp_path: Path) -> None:

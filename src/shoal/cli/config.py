@@ -17,7 +17,7 @@ Keys (clush.conf's names, so a clush.conf can be copied over)::
     ssh_user: admin         # login user, as -l
     ssh_options: -oPort=2222 -F /etc/shoal/ssh_config   # as -o
     node_groups: /etc/shoal/groups.conf   # groups.conf to read, as --groupsconf
-    transport: asyncssh     # asyncssh (default), openssh (the system ssh binary) or local
+    transport: ssh          # ssh (asyncssh, the default), openssh (the system ssh) or local
     verbosity: 1            # 0 quiet, 1 standard, 2 verbose
     node_count: yes         # show "(N)" after node sets in -b headers
     maxrc: no               # as -S: exit with the largest return code
@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from shoal.errors import ConfigError
+from shoal.hosts.choose import TRANSPORTS
 
-__all__ = ["COLORS", "TRANSPORTS", "RunConfig", "config_paths", "load_config"]
+__all__ = ["COLORS", "RunConfig", "config_paths", "load_config"]
 
 COLORS = ("auto", "never", "always")
-TRANSPORTS = ("asyncssh", "openssh", "local")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class RunConfig:
     ssh_user: str | None = None
     ssh_options: str = ""
     node_groups: str | None = None
-    transport: str = "asyncssh"
+    transport: str = "ssh"
     verbosity: int = 1
     node_count: bool = True
     maxrc: bool = False
