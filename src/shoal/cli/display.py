@@ -13,7 +13,8 @@ Plain (piped) output is byte for byte what ``clush`` prints for the same results
 
   groups ordered by return code, then larger groups first, then by first node;
 * ``-bL``: gathered, each line prefixed with the folded node set;
-* ``-L``: gathered per node, in node order.
+* ``-L``: gathered per node, in node order;
+* ``--json``: one JSON object per node and line.
 
 On a terminal, labels are coloured as clush colours them. This module formats; it never
 decides what ran. It imports nothing above :mod:`shoal.nodeset`.
@@ -21,7 +22,9 @@ decides what ran. It imports nothing above :mod:`shoal.nodeset`.
 
 from __future__ import annotations
 
+import base64
 import difflib
+import json
 from collections.abc import Iterable
 from typing import BinaryIO
 
@@ -148,7 +151,26 @@ class Display:
                     data = self._paint(_RED, data)
                 self.out.write(data + b"\n")
 
-    # -- status notes on stderr -----------------------------------------------------------
+    def json_result(self, node: str, *, rc: int | None, stdout: bytes, stderr: bytes,
+                    error: str | None, status: str, start: float, end: float) -> None:
+        """``--json``: one node's result as one line of JSON.
+
+        Keys: node, rc, stdout, stdout_base64, stderr, stderr_base64, error, status, start,
+        end. Output that is not valid UTF-8 comes as base64 with ``stdout_base64`` (or
+        ``stderr_base64``) true; ``start`` and ``end`` are seconds from the start of the run.
+        """
+        record: dict[str, object] = {"node": node, "rc": rc}
+        record.update(_output_fields("stdout", stdout))
+        record.update(_output_fields("stderr", stderr))
+        record.update(error=error, status=status, start=round(start, 6), end=round(end, 6))
+        self.out.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+
+    # -- status notes ---------------------------------------------------------------------
+
+    def message(self, text: str, level: int = VERB_QUIET) -> None:
+        """An informative line on standard output, shown when verbosity reaches ``level``."""
+        if self.verbosity >= level:
+            self.out.write(text.encode(errors="replace") + b"\n")
 
     def note(self, text: str, level: int = VERB_QUIET) -> None:
         """An error or status line on stderr, shown when verbosity reaches ``level``."""
@@ -166,7 +188,20 @@ class Display:
                 shown += b" (%d)" % len(nodes)
             self.note(f"{shown.decode()}: exited with exit code {rc}", level)
 
+    def failures(self, errors: Iterable[tuple[str, NodeSet]]) -> None:
+        """The nodes that failed, folded by reason: ``shoal: node[3,7]: connection refused``."""
+        for reason, nodes in errors:
+            self.note(f"{self.nodes_text(nodes).decode()}: {reason}")
+
     def flush(self) -> None:
         """Flush both streams."""
         self.out.flush()
         self.err.flush()
+
+
+def _output_fields(name: str, data: bytes) -> dict[str, object]:
+    """``name`` as text when ``data`` is UTF-8, else as base64 with ``name_base64`` true."""
+    try:
+        return {name: data.decode("utf-8"), f"{name}_base64": False}
+    except UnicodeDecodeError:
+        return {name: base64.b64encode(data).decode("ascii"), f"{name}_base64": True}
