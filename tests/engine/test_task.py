@@ -161,7 +161,7 @@ def test_interrupt_stops_the_rest_and_keeps_what_finished() -> None:
         command = 'if [ "$SHOAL_NODE" = n1 ]; then echo done; else sleep 60; fi'
         result = await asyncio.wait_for(task.run(command), 30)
         assert result["n1"].rc == 0 and result["n1"].stdout == b"done\n"
-        assert str(result.nodes("unreachable")) == "n[2-4]"
+        assert str(result.nodes("interrupted")) == "n[2-4]"
         assert {r.error.reason for r in result.values() if r.error} == {"interrupted"}
 
     asyncio.run(scenario())
@@ -184,7 +184,7 @@ def test_interrupt_over_ssh_kills_remote_commands(testbed: Testbed,
         task.handlers.append(on_event)
         async with task:
             result = await task.run(f"echo up; sleep 61.25; touch {marker}")
-            assert str(result.nodes("unreachable")) == "node[1-3]"
+            assert str(result.nodes("interrupted")) == "node[1-3]"
 
     asyncio.run(scenario())
     # the remote sleeps die (the server runs the "loopback" nodes on this machine)
@@ -229,6 +229,20 @@ def test_failed_events_carry_the_error(testbed: Testbed, closed_port: int) -> No
     assert result.max_rc == 255
     assert sorted(str(e.error) for e in events if isinstance(e, Failed)) == [
         "node1: connection refused", "node2: connection refused"]
+
+
+def test_a_handler_that_raises_stops_the_run() -> None:
+    def explode(event: Event) -> None:
+        if isinstance(event, Output):
+            raise BrokenPipeError("reader gone")
+
+    async def scenario() -> None:
+        task = AsyncTask("n[1-3]", LocalTransport(), handlers=[explode])
+        with pytest.raises(BrokenPipeError, match="reader gone"):
+            await asyncio.wait_for(task.run("echo hi; sleep 60"), 30)
+        assert (await task.run("true")).ok  # no output, no exception: the task goes on
+
+    asyncio.run(scenario())
 
 
 def test_fanout_must_be_positive() -> None:

@@ -38,7 +38,6 @@ from shoal.engine import (
     Event,
     Exited,
     Failed,
-    Interrupted,
     NodeResult,
     Output,
     TaskResult,
@@ -491,10 +490,9 @@ class Renderer:
 
     def _json(self, result: TaskResult) -> None:
         for node, r in result.items():
-            status = "interrupted" if isinstance(r.error, Interrupted) else r.status
             self.display.json_result(node, rc=r.rc, stdout=r.stdout, stderr=r.stderr,
                                      error=r.error.reason if r.error else None,
-                                     status=status, start=r.started, end=r.ended)
+                                     status=r.status, start=r.started, end=r.ended)
 
 
 # -- running ------------------------------------------------------------------------------
@@ -560,7 +558,7 @@ def exit_status(result: TaskResult, maxrc: bool, interrupted: bool) -> int:
         return 130
     if not maxrc:
         return 0
-    return 255 if result.nodes("timeout") else result.max_rc
+    return result.max_rc
 
 
 async def _run_job(task: AsyncTask, job: Job, display: Display, layout: Layout,

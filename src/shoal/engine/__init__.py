@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from shoal.engine.blocking import Task
 from shoal.engine.events import Event, Exited, Failed, Handler, Output, Started, Stream
-from shoal.engine.results import NodeResult, Status, TaskResult
+from shoal.engine.results import INTERRUPTED, NodeResult, Status, TaskResult
 from shoal.engine.task import DEFAULT_FANOUT, AsyncTask, Interrupted
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Started",
     "Stream",
     # results
+    "INTERRUPTED",
     "NodeResult",
     "Status",
     "TaskResult",

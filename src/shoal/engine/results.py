@@ -13,11 +13,14 @@ from typing import Literal
 from shoal.errors import CommandTimeout, HostError
 from shoal.nodeset import NodeSet
 
-__all__ = ["NodeResult", "Status", "TaskResult"]
+__all__ = ["INTERRUPTED", "NodeResult", "Status", "TaskResult"]
+
+#: The reason of a node stopped by :meth:`~shoal.engine.AsyncTask.interrupt`.
+INTERRUPTED = "interrupted"
 
 #: How a node ended: its command ran (whatever its return code), its command ran past the
-#: timeout, or the node could not be reached / was lost.
-Status = Literal["ok", "timeout", "unreachable"]
+#: timeout, the node could not be reached / was lost, or the task was interrupted first.
+Status = Literal["ok", "timeout", "unreachable", "interrupted"]
 
 
 @dataclass(slots=True)
@@ -40,10 +43,12 @@ class NodeResult:
 
     @property
     def status(self) -> Status:
-        """``ok`` when the command ran to its end, else ``timeout`` or ``unreachable``."""
+        """``ok`` when the command ran to its end, else why not."""
         if self.error is None:
             return "ok"
-        return "timeout" if isinstance(self.error, CommandTimeout) else "unreachable"
+        if isinstance(self.error, CommandTimeout):
+            return "timeout"
+        return "interrupted" if self.error.reason == INTERRUPTED else "unreachable"
 
     @property
     def ok(self) -> bool:
@@ -88,12 +93,9 @@ class TaskResult(Mapping[str, NodeResult]):
 
     @property
     def max_rc(self) -> int:
-        """The largest return code; 255 when a node could not be reached (as clush -S)."""
-        worst = 0
-        for r in self._results.values():
-            rc = 255 if r.error is not None and not isinstance(r.error, CommandTimeout) else r.rc
-            worst = max(worst, rc or 0)
-        return worst
+        """The largest return code; 255 when a node did not finish (as clush ``-S``)."""
+        return max((255 if r.error is not None else r.rc or 0
+                    for r in self._results.values()), default=0)
 
     @property
     def ok(self) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shoal.engine.events import Event, Exited, Failed, Handler, Output, Started, Stream
-from shoal.engine.results import NodeResult, TaskResult
+from shoal.engine.results import INTERRUPTED, NodeResult, TaskResult
 from shoal.errors import ConnectError, HostError, UsageError
 from shoal.hosts.limits import raise_nofile_limit
 from shoal.nodeset import NodeSet
@@ -41,7 +41,7 @@ class Interrupted(HostError):
     """The task was interrupted before this node finished."""
 
     def __init__(self, node: str) -> None:
-        super().__init__(node, "interrupted")
+        super().__init__(node, INTERRUPTED)
 
 
 class AsyncTask:
@@ -58,7 +58,8 @@ class AsyncTask:
     :param transport: how to reach nodes; default: SSH with ``~/.ssh/config``.
     :param fanout: nodes connecting or working at once.
     :param command_timeout: seconds a command may run; None: no limit.
-    :param handlers: callables that receive every :mod:`~shoal.engine.events` event.
+    :param handlers: callables that receive every :mod:`~shoal.engine.events` event; a
+        handler that raises stops the action, and ``run`` raises its exception.
     :param keep_connections: keep connections open for the next action (the default);
         False closes each one as soon as its node is done, for one-shot runs.
     :param keep_output: store each node's output in its result (the default); False
@@ -85,6 +86,7 @@ class AsyncTask:
         self._connections: dict[str, Connection] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._workers: list[asyncio.Task[None]] = []
+        self._handler_error: BaseException | None = None
         wanted = (len(self.nodes) if keep_connections else fanout) + 256
         raise_nofile_limit(wanted)
 
@@ -204,6 +206,7 @@ class AsyncTask:
         if self._workers:
             raise UsageError("this task is already running an action")
         origin = time.monotonic()
+        self._handler_error = None
         results = [NodeResult(node) for node in nodes]
         pending = iter(results)
 
@@ -223,6 +226,8 @@ class AsyncTask:
             self._workers = []
         if self._closing:
             await asyncio.gather(*self._closing)
+        if self._handler_error is not None:
+            raise self._handler_error
         for result in results:
             if result.rc is None and result.error is None:
                 result.error = Interrupted(result.node)
@@ -276,7 +281,12 @@ class AsyncTask:
 
     def _emit(self, event: Event) -> None:
         for handler in self.handlers:
-            handler(event)
+            try:
+                handler(event)
+            except Exception as exc:
+                if self._handler_error is None:
+                    self._handler_error = exc
+                    self.interrupt()
 
 
 class _Capture:
