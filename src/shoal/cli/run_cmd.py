@@ -43,7 +43,7 @@ from shoal.engine import (
     TaskResult,
 )
 from shoal.errors import UsageError
-from shoal.hosts import TRANSPORTS, ConnectOptions, make_transport
+from shoal.hosts import TRANSPORTS, ConnectOptions, make_transport, raise_nofile_limit
 from shoal.nodeset import NodeSet
 from shoal.nodeset.nodeset import NO_GROUPS
 
@@ -581,6 +581,7 @@ def execute(args: RunArgs) -> int:
     layout = Layout.from_args(args)
     job = make_job(args)
     display = make_display(args, config)
+    raise_nofile_limit(config.fd_max)  # as clush; the engine raises it further if a run needs
     transport = make_transport(config.transport, connect_options(args, config))
     task = AsyncTask(nodes, transport, fanout=config.fanout,
                      command_timeout=config.command_timeout or None,
