@@ -45,15 +45,15 @@ def test_every_node_ends_with_a_status_while_the_rest_finish(
                                             f"Host mute*\n    Port {silent_port}\n")
 
     async def scenario() -> AsyncTask:
-        task = AsyncTask("node[1-5],dead[1-3],mute[1-2],nosuch.invalid",
+        task = AsyncTask("node[1-5],dead[1-3],mute[1-2],down1",
                          ssh(config, connect_timeout=1.0), fanout=4, command_timeout=1.0)
         async with task:
             result = await task.run("case $SHOAL_ROLE in slow) sleep 60;; esac; echo ok")
             assert str(result.nodes("ok")) == "node[1-5]"
-            assert str(result.nodes("unreachable")) == "dead[1-3],mute[1-2],nosuch.invalid"
+            assert str(result.nodes("unreachable")) == "dead[1-3],down1,mute[1-2]"
             assert result.max_rc == 255
             reasons = {reason: str(nodes) for reason, nodes in result.errors()}
-            assert reasons["connection refused"] == "dead[1-3]"
+            assert reasons["connection refused"] == "dead[1-3],down1"
             assert reasons["connect timed out after 1s"] == "mute[1-2]"
             assert {n for n, r in result.items() if r.error is None} == set(NodeSet("node[1-5]"))
         return task

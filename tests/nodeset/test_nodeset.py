@@ -109,6 +109,19 @@ FOLD = [
     pytest.param("n[]5", "n5", 1, id="empty-bracket-trailing-digit"),
     pytest.param("n[1-2,5]0", "n[10,20,50]", 3, id="trailing-digits-list"),
     pytest.param("n[1-3]0,x", "n[10,20,30],x", 4, id="trailing-digits-then-op"),
+    # lists of plain names, folded in bulk (the parser's result, as one update per name)
+    pytest.param("r1n,r2n,r1n1,r1n2", "r[1-2]n,r1n[1-2]", 4, id="list-1d-and-2d"),
+    pytest.param("5,6,007,node,node3", "[5-6,007],node,node3", 5, id="list-digits-and-bare"),
+    pytest.param("n3,n1,n1,n2,n1", "n[1-3]", 3, id="list-duplicates"),
+    pytest.param(
+        "a1b1c1,a1b1c2,a2b1c1,a2b1c2,a1b2c1", "a[1-2]b1c[1-2],a1b2c1", 5, id="list-3d"
+    ),
+    pytest.param("r1n01,r1n02,r2n01,r2n02,r3n1", "r[1-2]n[01-02],r3n1", 5, id="list-2d-padded"),
+    pytest.param("a1b2,a1b3,a2b2,a2b3,a3b2", "a[1-2]b[2-3],a3b2", 5, id="list-2d-multivariate"),
+    pytest.param("r0n0,r00n00,r0n00", "r0n[0,00],r00n00", 3, id="list-2d-zeros"),
+    pytest.param(
+        "x1,n" + "1" * 100, "n" + "1" * 100 + ",x1", 2, id="list-long-name-to-the-parser"
+    ),
 ]
 
 
@@ -222,6 +235,9 @@ ERRORS = [
     ),
     pytest.param("web[01-0x]", 7, 'bad number "0x"', id="err-web[01-0x]"),
     pytest.param("n" + "1" * 102, 1, f'index "{"1" * 102}" is too large', id="err-index-too-large"),
+    pytest.param(
+        "n1,n2,n" + "9" * 102, 7, f'index "{"9" * 102}" is too large', id="err-list-index-too-large"
+    ),
     pytest.param("n[1-3]&", 6, 'missing node set after "&"', id="err-n[1-3]&"),
     pytest.param("a^", 1, 'missing node set after "^"', id="err-a^"),
     pytest.param("a&&b", 2, 'missing node set before "&"', id="err-a&&b"),
@@ -443,6 +459,10 @@ AUTOSTEP = [
     pytest.param("da[1,3,5]c[2,4,6]", 3, "da[1-5/2]c[2-6/2]", id="da[1,3,5]c[2,4,6]-auto3"),
     pytest.param("n[1,3,5,7,8,9,20]", 2, "n[1-7/2,8-9,20]", id="n[1,3,5,7,8,9,20]-auto2"),
     pytest.param("n[1,3,5,7]", None, "n[1,3,5,7]", id="n[1,3,5,7]-autoNone"),
+    pytest.param("n1,n3,n5,n7", 3, "n[1-7/2]", id="list-n1,n3,n5,n7-auto3"),
+    pytest.param("r1n1,r1n3,r1n5,r2n1,r2n3,r2n5", 3, "r[1-2]n[1-5/2]", id="list-2d-auto3"),
+    pytest.param("r1n1,r3n1,r5n1,r2n2", 3, "r[1-5/2]n1,r2n2", id="list-2d-multivariate-auto3"),
+    pytest.param("r1n1,r3n1,r5n1,r2n2", None, "r[1,3,5]n1,r2n2", id="list-2d-multivariate"),
 ]
 
 
@@ -1072,6 +1092,18 @@ def test_large_expression_of_many_terms() -> None:
     assert nset[-1] == "n39998"
     nset.update(",".join(f"n{i}" for i in range(1, 40_000, 2)))
     assert str(nset) == "n[0-39999]"
+
+
+def test_large_two_dimensional_expression_of_many_terms() -> None:
+    names = [f"r{r}n{n}" for r in range(1, 101) for n in range(1, 201)]
+    names.reverse()
+    # Plain names are folded in bulk; spaces around them make the parser take them one by
+    # one (each a one-vector term): both stay linear.
+    for expr in (",".join(names), " , ".join(names)):
+        nset = NodeSet(expr, resolver=NO_GROUPS)
+        assert str(nset) == "r[1-100]n[1-200]"
+        assert len(nset) == 20_000
+        assert nset[-1] == "r100n200"
 
 
 def test_iteration_is_lazy() -> None:

@@ -8,13 +8,15 @@ the same input (same folded text, same expansion, same count, same index and sli
 
 from __future__ import annotations
 
+from random import Random
+
 import ClusterShell.NodeSet as cs_nodeset
 import ClusterShell.RangeSet as cs_rangeset
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shoal.nodeset import NodeSet, RangeSet
-from shoal.nodeset.nodeset import NO_GROUPS
+from shoal.nodeset import NodeSet, RangeSet, RangeSetND
+from shoal.nodeset.nodeset import NO_GROUPS, _Evaluator
 
 SETTINGS = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -172,6 +174,44 @@ def test_split_matches_clustershell(expr: str, parts: int) -> None:
     ours = [str(x) for x in shoal_nodes(expr).split(parts)]
     theirs = [str(x) for x in cs_nodes(expr).split(parts)]
     assert ours == theirs
+
+
+def _state(rset: object) -> object:
+    """What a parsed pattern holds, autostep included (before folding may change it)."""
+    if rset is None:
+        return None
+    assert isinstance(rset, (RangeSet, RangeSetND))
+    inner = getattr(rset, "_inner", None)  # autostep of the vectors' axes (n-D)
+    return type(rset).__name__, rset.autostep, inner, list(rset), str(rset)
+
+
+@SLOW
+@given(
+    st.lists(nodesets(), min_size=1, max_size=2),
+    st.sampled_from([None, 2, 3]),
+    st.randoms(use_true_random=False),
+    st.integers(1, 150),
+)
+def test_name_list_expression_matches_clustershell(
+    exprs: list[str], autostep: int | None, rnd: Random, size: int
+) -> None:
+    """A list of plain names ("n1,n3,r1n2,…", folded in bulk) parses as in ClusterShell,
+    and as shoal's term-by-term parser (spaces around the names turn the bulk path off)."""
+    names = [name for expr in exprs for name in cs_nodes(expr)]
+    names = rnd.sample(names, min(size, len(names)))  # any subset, any order: n-D shapes
+    names += names[: size % 4]  # and duplicates
+    expr = ",".join(names)
+    ours = NodeSet(expr, autostep=autostep, resolver=NO_GROUPS)
+    theirs = cs_nodeset.NodeSet(expr, autostep=autostep, resolver=cs_nodeset.RESOLVER_NOGROUP)
+    assert str(ours) == str(theirs)
+    assert list(ours) == list(theirs)
+    assert len(ours) == len(theirs)
+    bulk = _Evaluator(NO_GROUPS, autostep).parse(expr)
+    terms = _Evaluator(NO_GROUPS, autostep).parse(" , ".join(names))
+    assert {k: _state(r) for k, r in bulk._patterns.items()} == {
+        k: _state(r) for k, r in terms._patterns.items()
+    }
+    assert str(NodeSet(bulk)) == str(NodeSet(terms))
 
 
 @SLOW

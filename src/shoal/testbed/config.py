@@ -154,9 +154,12 @@ def ssh_config(directory: Path, port: int, user: str) -> str:
 
     Its size does not depend on the number of nodes:
 
+    ``down1``, ``down2``… lead to a loopback port where nothing listens (port 1): nodes
+    that are down, for demos and tests, without a name lookup leaving the machine.
+
     >>> text = ssh_config(Path("/t"), 2222, "shoal-test")
     >>> text.splitlines()[1], len(text.splitlines())
-    ('Host node* gw*', 13)
+    ('Host node* gw*', 18)
     """
     return f"""\
 # shoal testbed: every node and gateway alias leads to the loopback sshd.
@@ -172,6 +175,11 @@ Host {" ".join(ALIAS_PATTERNS)}
     UpdateHostKeys no
     CheckHostIP no
     BatchMode yes
+
+# down1, down2…: nothing listens there, the connection is refused.
+Host down*
+    HostName {HOST}
+    Port 1
 """
 
 

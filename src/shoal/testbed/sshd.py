@@ -66,7 +66,7 @@ class Testbed:
     leads to ``host``:``port`` through ``ssh_config``, which logs in as ``user`` with the
     private key ``identity`` and checks the host key strictly against ``known_hosts``.
     ``pid`` is the sshd listener. Its ``Host node* gw*`` patterns accept any name of that
-    shape, even past N; use another name (``nosuchhost.invalid``) to test a failure.
+    shape, even past N; ``down1``, ``down2``… are refused (nothing listens there).
     """
 
     __test__ = False  # not a pytest test class, whatever its name
