@@ -23,6 +23,8 @@ def test_demo_runs_and_leaves_a_working_testbed(tmp_path: Path) -> None:
         assert "hello from" in proc.stdout
         assert f"as {tb.load(directory).user}" in proc.stdout
         assert "node[1,4,7,10,13]" in proc.stdout
+        assert "---------------\nnode[1-50] (50)\n---------------\nhello from Linux" in proc.stdout
+        assert "shoal: down1: connection refused" in proc.stdout
         assert 'shoal: node set "node[1-": missing "]" at column 5' in proc.stdout
         bed = tb.load(directory)
         login = subprocess.run(bed.ssh_command("node42", "echo up"), capture_output=True,
