@@ -25,6 +25,7 @@ from shoal.errors import (
     UsageError,
 )
 from shoal.nodeset.nodeset import NO_GROUPS, GroupResolverProtocol, NodeSet, expand, fold
+from shoal.nodeset.rangeset import RangeSet, RangeSetND
 
 
 def nodes(expr: str = "", **kwargs: object) -> NodeSet:
@@ -1104,6 +1105,15 @@ def test_large_two_dimensional_expression_of_many_terms() -> None:
         assert str(nset) == "r[1-100]n[1-200]"
         assert len(nset) == 20_000
         assert nset[-1] == "r100n200"
+
+
+def test_expansion_of_names_holding_the_separator() -> None:
+    # Names are built as joined strings, then split: on "," unless a name holds one (no
+    # parsed name can; an unpickled state could).
+    nset = nodes()
+    nset.__setstate__({"patterns": {"a,%s": RangeSet("1-2,01"), "b,%sc%s": RangeSetND(
+        [["1-2", "3"]])}, "autostep": None, "fold_axis": None})
+    assert list(nset) == ["a,1", "a,2", "a,01", "b,1c3", "b,2c3"]
 
 
 def test_iteration_is_lazy() -> None:

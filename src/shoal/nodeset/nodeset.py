@@ -44,7 +44,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
-from itertools import chain, product
+from itertools import chain, islice, product
 from typing import Final, Literal, Protocol, overload
 
 from shoal.errors import (
@@ -54,8 +54,14 @@ from shoal.errors import (
     UnknownGroupSourceError,
     UsageError,
 )
-from shoal.nodeset.parsing import Term, pattern_key, scan
-from shoal.nodeset.rangeset import AUTOSTEP_DISABLED, RangeSet, RangeSetND
+from shoal.nodeset.parsing import _ASCII_DIGITS, Term, pattern_key, scan
+from shoal.nodeset.rangeset import (
+    AUTOSTEP_DISABLED,
+    RangeSet,
+    RangeSetND,
+    _index_bounds,
+    _split_slices,
+)
 
 __all__ = [
     "NO_GROUPS",
@@ -121,11 +127,14 @@ _MAX_GROUP_DEPTH = 64
 #: Names built at once when iterating (a list per chunk).
 _CHUNK = 2048
 
-_ASCII_DIGITS = "0123456789"
 # A name fromlist() may take apart itself: no operator, bracket, group, wildcard, "%",
-# whitespace, control or non-ASCII character (those go through the full parser).
-_PLAIN_NAME = re.compile(r"[^\x00-\x20\x7f-\U0010ffff\[\],!&^@*?%]+")
-_PLAIN_PREFIX = re.compile(r"[^\x00-\x20\x7f-\U0010ffff\[\],!&^@*?%0-9]*")
+# whitespace, control or non-ASCII character (those go through the full parser). The
+# characters are listed (not a negated class of Unicode ranges, slow to compile).
+_PLAIN_CHARS = "".join(re.escape(c) for c in map(chr, range(0x21, 0x7F)) if c not in "[],!&^@*?%")
+_PLAIN_NAME = re.compile(f"[{_PLAIN_CHARS}]+")
+_PLAIN_PREFIX = re.compile(f"[{_PLAIN_CHARS.replace('0123456789', '')}]*")
+# An expression that is only plain names joined by ",": parsed in bulk by _fold_plain().
+_PLAIN_LIST = re.compile(f"[{_PLAIN_CHARS}]+(?:,[{_PLAIN_CHARS}]+)*")
 _DIGIT_RUNS = re.compile(r"([0-9]+)")
 
 
@@ -156,8 +165,88 @@ def _split_plain(prefix: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     return tuple(parts[0::2]), tuple(parts[1::2])
 
 
-def _escape(text: str) -> str:
-    return text.replace("%", "%%")
+def _fold_plain(
+    names: Iterable[str | NodeSet], autostep: int | None, parsed: bool = False
+) -> tuple[list[tuple[str, _RSet]], list[str | NodeSet]]:
+    """Range sets of plain node names, grouped by pattern and folded at once.
+
+    Names are grouped by their pattern (the name with its digit runs as slots); the
+    indexes of each pattern become one :class:`RangeSet`, or one :class:`RangeSetND`
+    built from the index vectors grouped by all their indexes but the last, so a million
+    names cost a few passes over lists, not a million set updates. Returns the
+    ``(pattern key, index set)`` pairs and, in their order, the items left to
+    :meth:`NodeSet.update`: node sets, names that are not plain (operators, brackets,
+    groups, wildcards, ``%``, whitespace, non-ASCII…) and names of more than 100
+    characters (whose indexes may be too large).
+
+    With ``parsed``, n-D sets are as the parser leaves them (the union of one-vector
+    terms): no autostep of their own, ``autostep`` for the axes of their vectors.
+    """
+    simple: dict[str, list[str]] = {}  # digit-free prefix -> indexes after it
+    # pieces -> index vectors, grouped by all indexes but the last
+    multi: dict[tuple[str, ...], dict[tuple[str, ...], list[str]]] = {}
+    slots: dict[str, tuple[list[str], list[str], str]] = {}  # prefix with digits
+    unsafe: set[str] = set()
+    other: list[str | NodeSet] = []
+    simple_get = simple.get
+    slots_get = slots.get
+    for item in names:
+        if not isinstance(item, str):
+            other.append(item)
+            continue
+        prefix = item.rstrip(_ASCII_DIGITS)
+        indexes = simple_get(prefix)
+        if indexes is not None:
+            indexes.append(item[len(prefix) :])  # "" stands for the bare prefix
+            continue
+        slot = slots_get(prefix)
+        if slot is None:
+            if prefix in unsafe:
+                other.append(item)
+                continue
+            if _PLAIN_PREFIX.fullmatch(prefix):
+                simple[prefix] = [item[len(prefix) :]]
+                continue
+            found = _split_plain(prefix)
+            if found is None:
+                unsafe.add(prefix)
+                other.append(item)
+                continue
+            pieces, vector = found
+            # where "prefix<digits>" and "prefix" alone go
+            slot = slots[prefix] = (
+                multi.setdefault((*pieces, ""), {}).setdefault(vector, []),
+                multi.setdefault(pieces, {}).setdefault(vector[:-1], []),
+                vector[-1],
+            )
+        if len(item) > 100:
+            other.append(item)
+        elif len(item) > len(prefix):
+            slot[0].append(item[len(prefix) :])
+        else:
+            slot[1].append(slot[2])
+    built: list[tuple[str, _RSet]] = []
+    for prefix, indexes in simple.items():
+        if "" in indexes:
+            if prefix:
+                built.append((prefix, None))
+            indexes = [i for i in indexes if i]
+        if indexes and max(map(len, indexes)) > 100:
+            other.extend(prefix + i for i in indexes if len(i) > 100)
+            indexes = [i for i in indexes if len(i) <= 100]
+        if indexes:
+            built.append((prefix + "%s", RangeSet.fromindexes(indexes, autostep)))
+    for pieces, groups in multi.items():
+        groups = {head: lasts for head, lasts in groups.items() if lasts}
+        if not groups:
+            continue
+        if len(pieces) == 2:
+            built.append((pattern_key(pieces), RangeSet.fromindexes(groups[()], autostep)))
+        else:
+            rset = (RangeSetND.fromgroups(groups, None, autostep) if parsed
+                    else RangeSetND.fromgroups(groups, autostep))
+            built.append((pattern_key(pieces), rset))
+    return built, other
 
 
 def _format(pieces: tuple[str, ...], values: Sequence[str]) -> str:
@@ -234,69 +323,7 @@ class NodeSet:
         n[1-3],r[1-2]n1,web[1-2]
         """
         inst = cls(autostep=autostep, resolver=resolver)
-        simple: dict[str, list[str]] = {}  # digit-free prefix -> indexes after it
-        # pieces -> index vectors, grouped by all indexes but the last
-        multi: dict[tuple[str, ...], dict[tuple[str, ...], list[str]]] = {}
-        slots: dict[str, tuple[list[str], list[str], str]] = {}  # prefix with digits
-        unsafe: set[str] = set()
-        other: list[str | NodeSet] = []
-        simple_get = simple.get
-        slots_get = slots.get
-        for item in nodelist:
-            if not isinstance(item, str):
-                other.append(item)
-                continue
-            prefix = item.rstrip(_ASCII_DIGITS)
-            indexes = simple_get(prefix)
-            if indexes is not None:
-                indexes.append(item[len(prefix) :])  # "" stands for the bare prefix
-                continue
-            slot = slots_get(prefix)
-            if slot is None:
-                if prefix in unsafe:
-                    other.append(item)
-                    continue
-                if _PLAIN_PREFIX.fullmatch(prefix):
-                    simple[prefix] = [item[len(prefix) :]]
-                    continue
-                found = _split_plain(prefix)
-                if found is None:
-                    unsafe.add(prefix)
-                    other.append(item)
-                    continue
-                pieces, vector = found
-                # where "prefix<digits>" and "prefix" alone go
-                slot = slots[prefix] = (
-                    multi.setdefault((*pieces, ""), {}).setdefault(vector, []),
-                    multi.setdefault(pieces, {}).setdefault(vector[:-1], []),
-                    vector[-1],
-                )
-            if len(item) > 100:
-                other.append(item)
-            elif len(item) > len(prefix):
-                slot[0].append(item[len(prefix) :])
-            else:
-                slot[1].append(slot[2])
-        step = inst._autostep
-        built: list[tuple[str, _RSet]] = []
-        for prefix, indexes in simple.items():
-            if "" in indexes:
-                if prefix:
-                    built.append((prefix, None))
-                indexes = [i for i in indexes if i]
-            if indexes and max(map(len, indexes)) > 100:
-                other.extend(prefix + i for i in indexes if len(i) > 100)
-                indexes = [i for i in indexes if len(i) <= 100]
-            if indexes:
-                built.append((prefix + "%s", RangeSet.fromindexes(indexes, step)))
-        for pieces, groups in multi.items():
-            groups = {head: lasts for head, lasts in groups.items() if lasts}
-            if not groups:
-                continue
-            if len(pieces) == 2:
-                built.append((pattern_key(pieces), RangeSet.fromindexes(groups[()], step)))
-            else:
-                built.append((pattern_key(pieces), RangeSetND.fromgroups(groups, step)))
+        built, other = _fold_plain(nodelist, inst._autostep)
         for key, rset in built:
             inst._add(key, rset, copy=False)
         inst.updaten(other)
@@ -606,9 +633,7 @@ class NodeSet:
         if found is None:
             raise ValueError(f"'{other}' is not in nodeset")
         if start != 0 or stop is not None:
-            length = len(self)
-            lo = max(0, length + start) if start < 0 else start
-            hi = length if stop is None else max(0, length + stop) if stop < 0 else stop
+            lo, hi = _index_bounds(len(self), start, stop)
             if not lo <= found < hi:
                 raise ValueError(f"'{other}' is not in nodeset")
         return found
@@ -619,15 +644,8 @@ class NodeSet:
         >>> [str(ns) for ns in NodeSet("foo[1-5]").split(3)]
         ['foo[1-2]', 'foo[3-4]', 'foo5']
         """
-        if nbr <= 0:
-            raise ValueError("split() needs a positive number of parts")
-        length = len(self)
-        size, left = divmod(length, nbr)
-        begin = 0
-        for i in range(min(nbr, length)):
-            part = size + int(i < left)
-            yield self._slice(slice(begin, begin + part))
-            begin += part
+        for part in _split_slices(len(self), nbr):
+            yield self._slice(part)
 
     # -- set operations ------------------------------------------------------------------
 
@@ -964,8 +982,9 @@ def _rank(rset: _RSet, orset: _RSet) -> int | None:
 def _names(key: str, rset: _RSet) -> Iterable[str]:
     """Node names of one pattern, in order, built from precomputed pieces.
 
-    Names come in lists of up to :data:`_CHUNK` chained together: building a list with a
-    comprehension is much faster than yielding names one by one.
+    Names come in lists of about :data:`_CHUNK` chained together: building a list at once
+    is much faster than yielding names one by one. With several indexes, a list is built
+    as one string of names joined by a separator, then split: the names are made in C.
     """
     pieces = _pieces(key)
     if rset is None:
@@ -975,12 +994,25 @@ def _names(key: str, rset: _RSet) -> Iterable[str]:
     return chain.from_iterable(_chunks_nd(pieces, rset))
 
 
+def _separator(text: str) -> str:
+    """A character that is not in ``text``: ``","`` (never in a node name) if possible.
+
+    >>> _separator("node"), ord(_separator("a,b"))
+    (',', 0)
+    """
+    if "," not in text:
+        return ","
+    # Among len(text) + 1 characters, one at least is not in text.
+    return next(char for char in map(chr, range(len(text) + 1)) if char not in text)
+
+
 def _chunks_1d(head: str, tail: str, rset: RangeSet) -> Iterator[list[str]]:
+    # One index per name: formatting in a comprehension is as fast as joining and splitting.
     for width, start, stop in rset.intervals():
         if width >= 2:
             limit = min(stop, 10 ** (width - 1))
             if start < limit:  # zero-padded indexes
-                fmt = f"{_escape(head)}%0{width}d{_escape(tail)}"
+                fmt = f"{pattern_key((head,))}%0{width}d{pattern_key((tail,))}"
                 for first in range(start, limit, _CHUNK):
                     yield list(map(fmt.__mod__, range(first, min(first + _CHUNK, limit))))
                 start = limit
@@ -989,16 +1021,24 @@ def _chunks_1d(head: str, tail: str, rset: RangeSet) -> Iterator[list[str]]:
 
 
 def _chunks_nd(pieces: tuple[str, ...], rset: RangeSetND) -> Iterator[list[str]]:
+    sep = _separator("".join(pieces))
     for vec in rset.vectors():
         axes = [list(rs.striter()) for rs in vec]
         tails = [index + pieces[-1] for index in axes[-1]]
-        parts = [tails[i : i + _CHUNK] for i in range(0, len(tails), _CHUNK)]
         middles = [[index + piece for index in axis]
                    for axis, piece in zip(axes[:-1], pieces[1:-1], strict=True)]
-        for combo in product(*middles):
-            add = (pieces[0] + "".join(combo)).__add__
-            for part in parts:
-                yield list(map(add, part))
+        heads = map("".join, product([pieces[0]], *middles))
+        if len(tails) >= _CHUNK:
+            parts = [tails[i : i + _CHUNK] for i in range(0, len(tails), _CHUNK)]
+            for head in heads:
+                glue = sep + head
+                for part in parts:
+                    yield (head + glue.join(part)).split(sep)
+        else:
+            # Names of several heads per list.
+            per = _CHUNK // len(tails)
+            while block := list(islice(heads, per)):
+                yield sep.join([head + (sep + head).join(tails) for head in block]).split(sep)
 
 
 def _grouplist(resolver: GroupResolverProtocol, source: str | None) -> list[str]:
@@ -1043,6 +1083,14 @@ class _Evaluator:
     ) -> NodeSet:
         """Node set of an expression (group contents are parsed in ``namespace``)."""
         acc = NodeSet(resolver=self.spec)
+        if _PLAIN_LIST.fullmatch(expr):
+            # Only plain names (a long "node1,node2,..." list): no term, group or wildcard
+            # to resolve, so fold the names in bulk, as the terms would fold one by one.
+            built, other = _fold_plain(expr.split(","), self.autostep, parsed=True)
+            if not other:
+                for key, rset in built:
+                    acc._add(key, rset, copy=False)
+                return acc
         batch: list[NodeSet] = []
         for term in scan(expr, self.autostep):
             operand = self._operand(expr, term, namespace, stack, wildcards)

@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass
 
 from shoal.errors import NodeSetParseError, RangeSetParseError
-from shoal.nodeset.rangeset import RangeSet
+from shoal.nodeset.rangeset import _MAX_INDEX, RangeSet
 
 __all__ = ["OPERATORS", "Term", "pattern_key", "scan", "scan_name"]
 
@@ -43,9 +43,6 @@ OPERATORS = ",!&^"
 _ASCII_DIGITS = "0123456789"
 _OP_RE = re.compile("[" + re.escape(OPERATORS) + "]")
 _INDEX_RE = re.compile(r"(\d+)")  # \d as ClusterShell: any Unicode digit is an index
-
-#: ClusterShell rejects indexes above this.
-_MAX_INDEX = 1e100
 
 
 @dataclass(frozen=True)

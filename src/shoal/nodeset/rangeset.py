@@ -23,11 +23,12 @@ This module is pure: no I/O, no asyncio. It imports nothing from shoal but
 from __future__ import annotations
 
 import bisect
+import enum
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import reduce
 from itertools import product
 from operator import mul
-from typing import overload
+from typing import Final, overload
 
 from shoal.errors import RangeSetParseError
 
@@ -170,8 +171,25 @@ def _count(flat: list[int]) -> int:
     return sum(flat[1::2]) - sum(flat[0::2])
 
 
+def _split_slices(length: int, nbr: int) -> Iterator[slice]:
+    """Slices cutting ``length`` items into at most ``nbr`` parts of sizes differing by one
+    at most, larger parts first (``split()`` of range sets and node sets).
+
+    >>> list(_split_slices(5, 3))
+    [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
+    """
+    if nbr <= 0:
+        raise ValueError("split() needs a positive number of parts")
+    size, left = divmod(length, nbr)
+    begin = 0
+    for i in range(min(nbr, length)):
+        part = size + int(i < left)
+        yield slice(begin, begin + part)
+        begin += part
+
+
 def _index_bounds(length: int, start: int, stop: int | None) -> tuple[int, int]:
-    """``list.index()``-like normalized start/stop bounds."""
+    """``list.index()``-like normalized start/stop bounds (of range sets and node sets)."""
     if start < 0:
         start = max(0, length + start)
     if stop is None:
@@ -639,15 +657,8 @@ class RangeSet:
         >>> [str(r) for r in RangeSet("1-5").split(3)]
         ['1-2', '3-4', '5']
         """
-        if nbr <= 0:
-            raise ValueError("split() needs a positive number of parts")
-        length = len(self)
-        size, left = divmod(length, nbr)
-        begin = 0
-        for i in range(min(nbr, length)):
-            part = size + int(i < left)
-            yield self._slice(slice(begin, begin + part))
-            begin += part
+        for part in _split_slices(len(self), nbr):
+            yield self._slice(part)
 
     # -- single elements ----------------------------------------------------------------------
 
@@ -1171,6 +1182,15 @@ def _line(base: tuple[str, ...], axis: int, values: list[str]) -> tuple[_Axis, .
 Box = list[RangeSet]
 
 
+class _Same(enum.Enum):
+    """Type of :data:`_SAME`, a default meaning "the same as another argument"."""
+
+    SAME = "SAME"
+
+
+_SAME: Final = _Same.SAME
+
+
 def _box_and(a: Sequence[RangeSet], b: Sequence[RangeSet]) -> Box | None:
     out = []
     for x, y in zip(a, b, strict=True):
@@ -1331,17 +1351,24 @@ class RangeSetND:
 
     @classmethod
     def fromgroups(
-        cls, groups: Mapping[tuple[str, ...], Iterable[str]], autostep: int | None = None
+        cls,
+        groups: Mapping[tuple[str, ...], Iterable[str]],
+        autostep: int | None = None,
+        axis_autostep: int | _Same | None = _SAME,
     ) -> RangeSetND:
         """New set from last indexes grouped by the others: ``{("1",): ["1", "2"]}``.
 
         The fastest way to build a set from many vectors: ``{("1",): ["1", "2"],
         ("2",): ["1", "2"]}`` holds ``(1, 1)``, ``(1, 2)``, ``(2, 1)`` and ``(2, 2)``.
+        ``axis_autostep`` is the autostep of the vectors' range sets, ``autostep`` by
+        default (the set is then as if built from vectors of such range sets).
 
         >>> print(RangeSetND.fromgroups({("1",): ["1", "2"], ("2",): ["2", "1"]}), end="")
         1-2; 1-2
         """
         inst = cls(autostep=autostep)
+        if not isinstance(axis_autostep, _Same):
+            inst._inner = axis_autostep
         dims = {len(prefix) for prefix in groups}
         if len(dims) > 1:
             raise ValueError("all vectors must have the same number of indexes")
@@ -1613,7 +1640,7 @@ class RangeSetND:
     def update(self, other: RangeSetND | Iterable[Sequence[RangeSet]]) -> None:
         """Add the vectors of another set (or of an iterable of vectors of RangeSet)."""
         vecs = other._norm() if isinstance(other, RangeSetND) else other
-        if not self:
+        if not self._boxes and not self._pending:  # empty (not normalizing at each update)
             self._inner = self._autostep
         for vec in vecs:
             self._push([rs.copy() for rs in vec])
