@@ -49,7 +49,6 @@ import importlib
 import json
 import logging
 import os
-import platform
 import re
 import resource
 import shlex
@@ -66,6 +65,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from machine import describe
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -914,16 +915,9 @@ def sshd_limits(directory: Path, fanout: int) -> list[str]:
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     sshd = run_text(["/usr/sbin/sshd", "-V"]).strip().split(",")[0]
-    return (f"{os.cpu_count()} cores, {cpu}, {mem:.0f} GiB, Linux {platform.release()}, "
-            f"Python {platform.python_version()}, sshd {sshd}")
+    return describe(f"{mem:.0f} GiB", f"sshd {sshd}")
 
 
 # -- the table -------------------------------------------------------------------------------

@@ -16,13 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from machine import describe
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -102,16 +103,9 @@ def fmt_time(seconds: float) -> str:
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     import ClusterShell
 
-    return (f"{os.cpu_count()} cores, {cpu}, Linux {platform.release()}, "
-            f"Python {platform.python_version()}, ClusterShell {ClusterShell.__version__}")
+    return describe(f"ClusterShell {ClusterShell.__version__}")
 
 
 def main() -> None:
