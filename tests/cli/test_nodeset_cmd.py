@@ -213,3 +213,4 @@ def test_main_prints_error_without_traceback(tmp_path: Path) -> None:
 def test_usage_errors_exit_2(args: list[str]) -> None:
     result = CliRunner().invoke(cli, ["nodeset", *args])
     assert result.exit_code == 2
+

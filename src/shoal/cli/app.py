@@ -65,9 +65,21 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console entry point of ``shoal``."""
+    """Console entry point of ``shoal``: every error is one line on stderr, no traceback."""
     try:
-        cli(prog_name="shoal")
+        status = cli.main(prog_name="shoal", standalone_mode=False)
+    except click.UsageError as exc:
+        # click's own message, on one line, named after the command that was typed
+        where = exc.ctx.command_path if exc.ctx is not None else "shoal"
+        message = " ".join(exc.format_message().split())
+        click.echo(f"{where}: {message} (see {where} --help)", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"shoal: {' '.join(exc.format_message().split())}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("shoal: interrupted", err=True)
+        sys.exit(130)
     except ShoalError as exc:
         # Input errors exit 2 like usage errors, other failures 1; never a traceback.
         click.echo(f"shoal: {exc}", err=True)
@@ -79,3 +91,4 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("shoal: interrupted", err=True)
         sys.exit(130)
+    sys.exit(status if isinstance(status, int) else 0)
