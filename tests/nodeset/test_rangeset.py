@@ -799,6 +799,19 @@ def test_nd_fromgroups() -> None:
         RangeSetND.fromgroups({(): ["1"]})
 
 
+def test_nd_fromgroups_axis_autostep() -> None:
+    # a box folds with the autostep of its axes, a multivariate fold with the set's one
+    box: dict[tuple[str, ...], list[str]] = {("1",): ["1", "3", "5"]}
+    multi: dict[tuple[str, ...], list[str]] = {("1",): ["1", "3", "5"], ("2",): ["3"]}
+    assert str(RangeSetND.fromgroups(box, 3)) == "1; 1-5/2\n"
+    assert str(RangeSetND.fromgroups(multi, 3)) == "1; 1-5/2\n2; 3\n"
+    parsed = RangeSetND.fromgroups(box, None, 3)  # as the node set parser leaves it
+    assert parsed.autostep is None
+    assert str(parsed) == "1; 1-5/2\n"
+    assert str(RangeSetND.fromgroups(multi, None, 3)) == "1; 1,3,5\n2; 3\n"
+    assert str(RangeSetND.fromgroups(box, 3, None)) == "1; 1,3,5\n"
+
+
 def test_nd_autostep_like_clustershell() -> None:
     # a box keeps the autostep of its vectors, a multivariate fold uses the set's one
     rnd = RangeSetND([["1,3,5", "1"], ["1,3,5", "2"]], autostep=3)

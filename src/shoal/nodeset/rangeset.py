@@ -1360,8 +1360,9 @@ class RangeSetND:
 
         The fastest way to build a set from many vectors: ``{("1",): ["1", "2"],
         ("2",): ["1", "2"]}`` holds ``(1, 1)``, ``(1, 2)``, ``(2, 1)`` and ``(2, 2)``.
-        ``axis_autostep`` is the autostep of the vectors' range sets, ``autostep`` by
-        default (the set is then as if built from vectors of such range sets).
+        ``axis_autostep`` is the autostep of the axes of the vectors (what a single box
+        folds with), ``autostep`` by default; ``autostep`` is that of the set (what a
+        multivariate fold uses). The node set parser leaves ``None`` and its autostep.
 
         >>> print(RangeSetND.fromgroups({("1",): ["1", "2"], ("2",): ["2", "1"]}), end="")
         1-2; 1-2
