@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -511,6 +512,24 @@ def test_sigint_shows_what_finished_and_exits_130(roles: Path, shared_tmp_path: 
     assert proc.returncode == 130
     assert out.decode() == block("node[6-7] (2)", "hello")
     assert err == b"shoal: node[8-9]: interrupted\n"
+
+
+def test_2000_hosts_at_fanout_1000_from_the_usual_open_files_limit(testbed: Testbed) -> None:
+    # A shell's usual soft limit of 1,024 open files is less than 1,000 connections at
+    # once need: shoal raises it (stderr would say if the hard limit stopped it).
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+    def usual_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+
+    # -t 0: 1,000 logins at once keep this machine's 2 cores (shared with sshd) busy for
+    # longer than the default 10 s connect timeout; the limit on open files is the point.
+    done = subprocess.run(
+        [str(BIN / "shoal"), "run", "-F", str(testbed.ssh_config), "-f", "1000", "-t", "0",
+         "-S", "-b", "-w", "node[1-2000]", "echo ok"], stdin=subprocess.DEVNULL,
+        capture_output=True, preexec_fn=usual_limit, timeout=600, check=False)
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout.decode() == block("node[1-2000] (2000)", "ok")
 
 
 def test_a_reader_that_goes_away_stops_the_run_quietly(testbed: Testbed) -> None:
