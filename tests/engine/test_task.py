@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -116,6 +118,52 @@ def test_connections_are_reused_across_runs(testbed: Testbed) -> None:
         second = task.run("echo $SSH_CONNECTION")
     assert all(first[n].stdout == second[n].stdout for n in first)
     assert len({r.stdout for r in first.values()}) == 20  # 20 distinct connections
+
+
+#: Runs a task in a process whose open-files limit (soft and hard) is argv[1]; prints JSON.
+_LIMITED = """
+import json, resource, sys
+from pathlib import Path
+from shoal.engine import Task
+from shoal.hosts import ConnectOptions, LocalTransport
+from shoal.hosts.ssh import SSHTransport
+limit, kind, nodes, fanout, command, runs = sys.argv[1:7]
+resource.setrlimit(resource.RLIMIT_NOFILE, (int(limit), int(limit)))
+transport = (LocalTransport() if kind == "local" else
+             SSHTransport(ConnectOptions(ssh_config=(Path(kind),), connect_timeout=60)))
+with Task(nodes, transport, fanout=int(fanout)) as task:
+    results = [task.run(command) for _ in range(int(runs))]
+print(json.dumps([{n: [r.status, r.stdout.decode()] for n, r in res.items()}
+                  for res in results]))
+"""
+
+
+def _limited(limit: int, kind: str, nodes: str, fanout: int, command: str,
+             runs: int = 1) -> tuple[list[dict[str, list[str]]], str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _LIMITED, str(limit), kind, nodes, str(fanout), command,
+         str(runs)], capture_output=True, check=True, timeout=300)
+    return json.loads(done.stdout), done.stderr.decode()
+
+
+def test_a_low_hard_limit_shrinks_the_fanout_instead_of_failing_nodes() -> None:
+    # 100 local shells at once hold 300 pipes: more than 200 files allow. The task runs
+    # as many as fit, and every node succeeds.
+    [result], err = _limited(200, "local", "n[1-100]", 100, "sleep 1; echo ok")
+    assert {tuple(v) for v in result.values()} == {("ok", "ok\n")}
+    assert len(result) == 100
+    assert "open-files limit is 200 (hard limit), 364 wanted: at most 45 nodes" in err
+
+
+def test_a_low_hard_limit_closes_connections_it_cannot_keep(testbed: Testbed) -> None:
+    # 150 connections kept open need more than 120 files: those that do not fit close
+    # after use, and the next run opens them again.
+    first, second = _limited(120, str(testbed.ssh_config), "node[1-150]", 20,
+                             "echo $SSH_CONNECTION", runs=2)[0]
+    assert {v[0] for v in [*first.values(), *second.values()]} == {"ok"}
+    assert len(first) == len(second) == 150
+    kept = [n for n in first if first[n][1] == second[n][1]]
+    assert 1 <= len(kept) <= (120 - 64) // 2 - 20
 
 
 def test_a_dropped_connection_fails_that_node_and_reconnects_next_time(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import posixpath
+import resource
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 #: Nodes connecting or working at once, unless told otherwise (clush's default).
 DEFAULT_FANOUT = 64
+
+#: Open files kept for the process itself (interpreter, event loop, logs, terminal).
+RESERVED_FILES = 64
 
 #: What one node does once connected; returns the node's return code.
 Action = Callable[["Connection", "_Capture"], Awaitable[int]]
@@ -86,9 +90,9 @@ class AsyncTask:
         self._connections: dict[str, Connection] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._workers: list[asyncio.Task[None]] = []
+        self._keep_room = 0
         self._handler_error: BaseException | None = None
-        wanted = (len(self.nodes) if keep_connections else fanout) + 256
-        raise_nofile_limit(wanted)
+        self._room = self._file_room()
 
     async def __aenter__(self) -> AsyncTask:
         return self
@@ -195,6 +199,26 @@ class AsyncTask:
 
     # -- the fan-out ---------------------------------------------------------------------
 
+    def _file_room(self) -> int:
+        """How many nodes may hold open files at once: raise the limit as far as needed.
+
+        A run needs files for every node it keeps connected (all of them, with
+        ``keep_connections``), or for ``fanout`` nodes at once. When the hard limit is
+        lower, the fan-out shrinks to what fits and connections beyond that close after
+        use, rather than nodes failing with "too many open files".
+        """
+        per = self.transport.files_per_node
+        busy = min(len(self.nodes), len(self.nodes) if self.keep_connections else self.fanout)
+        limit = raise_nofile_limit(per * busy + RESERVED_FILES)
+        if limit == resource.RLIM_INFINITY:
+            return busy
+        room = max(1, (limit - RESERVED_FILES) // per)
+        if room < busy:
+            log.warning("open-files limit is %d (hard limit), %d wanted: at most %d nodes "
+                        "connected at once; raise it with ulimit -Hn", limit,
+                        per * busy + RESERVED_FILES, room)
+        return room
+
     def _select(self, nodes: NodeSet | str | None) -> list[str]:
         if nodes is None:
             return list(self.nodes)
@@ -214,8 +238,15 @@ class AsyncTask:
             for result in pending:
                 await self._one(result, action, origin)
 
-        self._workers = [asyncio.create_task(worker())
-                         for _ in range(min(self.fanout, len(results)))]
+        width = min(self.fanout, self._room, len(results))
+        # connections kept for later actions leave room for the ones at work
+        if not self.keep_connections:
+            self._keep_room = 0
+        elif self._room >= len(self.nodes):
+            self._keep_room = len(self.nodes)
+        else:
+            self._keep_room = self._room - width
+        self._workers = [asyncio.create_task(worker()) for _ in range(width)]
         try:
             # interrupt() cancels workers: gather then returns and the results say so;
             # cancelling the caller instead propagates out of gather.
@@ -266,7 +297,7 @@ class AsyncTask:
             capture.flush(result)
             result.rc = rc
             self._emit(Exited(node, rc))
-            if not self.keep_connections:
+            if len(self._connections) > self._keep_room:
                 self._drop(node)
         finally:
             result.ended = time.monotonic() - origin

@@ -96,6 +96,11 @@ class Connection(abc.ABC):
 class Transport(abc.ABC):
     """A way to reach nodes (asyncssh, the system ``ssh`` binary, local processes)."""
 
+    #: Open files one node may hold at most, connection and work under way together (a
+    #: socket and a file being copied; pipes to a child process): the engine sizes the
+    #: open-files limit, and its fan-out when that limit cannot grow, from it.
+    files_per_node: int = 2
+
     @abc.abstractmethod
     async def connect(self, node: str) -> Connection:
         """Open and authenticate a connection to ``node`` within the connect timeout."""

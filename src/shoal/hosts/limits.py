@@ -2,7 +2,8 @@
 
 Every open connection holds a socket; 2,000 hosts kept open need more than the usual
 soft limit of 1,024 open files. The soft limit may be raised up to the hard limit
-without privileges, so shoal raises it as far as a run needs and no further.
+without privileges, so shoal raises it as far as a run needs and no further; what to do
+when the hard limit is lower is the caller's choice (the engine lowers its fan-out).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ log = logging.getLogger(__name__)
 def raise_nofile_limit(wanted: int) -> int:
     """Raise the soft open-files limit to ``wanted`` if allowed; return the limit now.
 
-    Never lowers it, and stops at the hard limit (a log message says so).
+    Never lowers it, and stops at the hard limit. An unlimited one is returned as
+    ``resource.RLIM_INFINITY``.
 
     >>> raise_nofile_limit(16) >= 16
     True
@@ -33,7 +35,4 @@ def raise_nofile_limit(wanted: int) -> int:
         except (ValueError, OSError) as exc:  # pragma: no cover - platform refuses
             log.warning("cannot raise the open-files limit to %d: %s", target, exc)
             return soft
-    if target < wanted:
-        log.warning("open-files limit is %d (hard limit), %d wanted: lower the fan-out "
-                    "or raise the hard limit (ulimit -Hn)", target, wanted)
     return target

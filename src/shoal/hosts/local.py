@@ -34,6 +34,8 @@ class LocalTransport(Transport):
     (0, b'n1\\n')
     """
 
+    files_per_node = 3  # a child shell's stdin, stdout and stderr pipes
+
     async def connect(self, node: str) -> LocalConnection:
         """A connection for ``node``; nothing to open."""
         return LocalConnection(node)

@@ -39,6 +39,8 @@ class OpenSSHTransport(Transport):
     (['-l', 'admin', '-p', '2222'], ['-o', 'User=admin', '-P', '2222'])
     """
 
+    files_per_node = 3  # a child ssh's stdin, stdout and stderr pipes
+
     def __init__(self, options: ConnectOptions | None = None, *, ssh: str = "ssh",
                  scp: str = "scp") -> None:
         self.options = options or ConnectOptions()
