@@ -32,7 +32,7 @@ come from apt)::
 
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python bench/fanout_bench.py                         # prints the tables
-    .venv/bin/python bench/fanout_bench.py --hosts 100,500,1000 --fanouts 64,256 --write
+    .venv/bin/python bench/fanout_bench.py --hosts 100,200,500,1000 --fanouts 64,256 --write
     .venv/bin/python bench/fanout_bench.py --hosts 100 --clients shoal,clush --repeat 3
 
 ``--write`` replaces the Fan-out section of bench/RESULTS.md. All traffic goes to the
@@ -995,8 +995,8 @@ def client_list(text: str) -> list[str]:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--hosts", type=int_list, default=[100, 500, 1000],
-                        help="host counts, comma-separated (default 100,500,1000)")
+    parser.add_argument("--hosts", type=int_list, default=[100, 200, 500, 1000],
+                        help="host counts, comma-separated (default 100,200,500,1000)")
     parser.add_argument("--fanouts", type=int_list, default=[64, 256],
                         help="fan-outs, comma-separated (default 64,256)")
     parser.add_argument("--clients", type=client_list, default=list(CLIENTS),
