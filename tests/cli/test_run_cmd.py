@@ -209,8 +209,10 @@ def test_invalid_utf8_passes_through_unchanged(testbed: Testbed) -> None:
 def test_json_one_object_per_node_bytes_as_base64(testbed: Testbed) -> None:
     got = run(testbed.ssh_config, "--json", "-w", "node[1-2],down1",
               "printf 'x\\377'; echo e >&2; exit 4")
-    records = [json.loads(line) for line in got.out.splitlines()]
-    assert [r["node"] for r in records] == ["down1", "node1", "node2"]  # node-set order
+    # one line per node as it ends: down1 fails first, the others in any order
+    records = sorted((json.loads(line) for line in got.out.splitlines()),
+                     key=lambda r: r["node"])
+    assert [r["node"] for r in records] == ["down1", "node1", "node2"]
     first = records[1]
     assert {k: first[k] for k in ("rc", "stdout", "stdout_base64", "stderr", "stderr_base64",
                                   "error", "status")} == {
@@ -220,6 +222,26 @@ def test_json_one_object_per_node_bytes_as_base64(testbed: Testbed) -> None:
     assert {k: records[0][k] for k in ("rc", "error", "status")} == {
         "rc": None, "error": "connection refused", "status": "unreachable"}
     assert (got.status, got.err) == (0, b"")
+
+
+def test_json_lines_come_as_nodes_end(roles: Path, shared_tmp_path: Path) -> None:
+    # node8 (slow) waits for a file that the test makes only once node6's and node7's
+    # lines have arrived: they cannot have been held back until the end.
+    shared_tmp_path.chmod(0o777)
+    go = shared_tmp_path / "go"
+    command = f"case $SHOAL_ROLE in slow) while [ ! -e {go} ]; do sleep 0.05; done;; esac"
+    with subprocess.Popen(
+            [str(BIN / "shoal"), "run", "-F", str(roles), "-u", "60", "--json",
+             "-w", "node[6-8]", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        early = {json.loads(proc.stdout.readline())["node"] for _ in range(2)}
+        go.touch()
+        last = json.loads(proc.stdout.readline())
+        rest, err = proc.communicate(timeout=60)
+    assert early == {"node6", "node7"}
+    assert (last["node"], last["status"], last["rc"]) == ("node8", "ok", 0)
+    assert (proc.returncode, rest, err) == (0, b"", b"")
 
 
 def test_color_always_paints_labels_and_never_does_not(testbed: Testbed) -> None:

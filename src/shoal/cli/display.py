@@ -14,7 +14,7 @@ Plain (piped) output is byte for byte what ``clush`` prints for the same results
   groups ordered by return code, then larger groups first, then by first node;
 * ``-bL``: gathered, each line prefixed with the folded node set;
 * ``-L``: gathered per node, in node order;
-* ``--json``: one JSON object per node and line.
+* ``--json``: one JSON object per node and line, as each node ends.
 
 On a terminal, labels are coloured as clush colours them. This module formats; it never
 decides what ran. It imports nothing above :mod:`shoal.nodeset`.

@@ -294,7 +294,7 @@ class Layout:
     merge: bool = False  #: -B: standard error gathered with standard output
     by_node: bool = False  #: -L: ordered by node; with gather, line by line (-bL)
     diff: bool = False  #: --diff: differences between the gathered groups
-    json: bool = False  #: --json: one JSON object per node, at the end
+    json: bool = False  #: --json: one JSON object per node, as each node ends
 
     @classmethod
     def from_args(cls, args: RunArgs) -> Layout:
@@ -398,16 +398,20 @@ class Renderer:
         self.stop = stop
         self.broken_pipe = False
         self._buffers: dict[str, bytearray] = {}
+        self._json_done: set[str] = set()
         self._rows = LineRows(nodes) if layout.gather and layout.by_node else None
 
     def handle(self, event: Event) -> None:
         """Take one task event (a task handler)."""
         if self.progress is not None:
             self.progress.handle(event)
-        if self.layout.json or self.broken_pipe:
+        if self.broken_pipe:
             return
         try:
-            if isinstance(event, Output):
+            if self.layout.json:
+                if isinstance(event, (Exited, Failed)) and event.result is not None:
+                    self._json(event.result)
+            elif isinstance(event, Output):
                 self._output(event)
             elif isinstance(event, (Exited, Failed)):
                 self._ended(event)
@@ -462,7 +466,9 @@ class Renderer:
         """Show the end of the action: gathered output, return codes, nodes that failed."""
         self._clear()
         if self.layout.json:
-            self._json(result)
+            for r in result.values():  # nodes interrupted before they started
+                if r.node not in self._json_done:
+                    self._json(r)
         else:
             done = TaskResult([NodeResult(node, r.rc, bytes(self._buffers.get(node, b"")))
                                for node, r in result.items() if r.rc is not None])
@@ -488,11 +494,11 @@ class Renderer:
                         self.display.labelled_lines(NodeSet.fromlist([node]),
                                                     _lines(done[node].stdout))
 
-    def _json(self, result: TaskResult) -> None:
-        for node, r in result.items():
-            self.display.json_result(node, rc=r.rc, stdout=r.stdout, stderr=r.stderr,
-                                     error=r.error.reason if r.error else None,
-                                     status=r.status, start=r.started, end=r.ended)
+    def _json(self, r: NodeResult) -> None:
+        self._json_done.add(r.node)
+        self.display.json_result(r.node, rc=r.rc, stdout=r.stdout, stderr=r.stderr,
+                                 error=r.error.reason if r.error else None,
+                                 status=r.status, start=r.started, end=r.ended)
 
 
 # -- running ------------------------------------------------------------------------------
@@ -622,7 +628,7 @@ _SELECT_AND_SHOW_OPTIONS = [
     click.option("-S", "--maxrc", is_flag=True, help="Exit with the largest return code."),
     click.option("--color", type=click.Choice(COLORS), help="Colour node names."),
     click.option("--diff", is_flag=True, help="Show differences between gathered outputs."),
-    click.option("--json", "as_json", is_flag=True, help="One JSON object per node."),
+    click.option("--json", "as_json", is_flag=True, help="One JSON line per node, as it ends."),
 ]
 
 _COPY_OPTION = click.option("-c", "--copy", is_flag=True,
@@ -720,7 +726,7 @@ def run(**params: Any) -> None:
       shoal run -w 'node[1-50]' uptime            lines as they come: "node7: ..."
       shoal run -w 'node[1-50]' -b uname -r       identical outputs shown once
       shoal run -g web -x web3 -S 'systemctl is-active nginx'
-      shoal run -w 'node[1-8]' --json 'df -h /'   one JSON object per node
+      shoal run -w 'node[1-8]' --json 'df -h /'   one JSON line per node, as it ends
       tar c app | shoal run -w 'node[1-8]' 'tar x -C /srv'   stdin goes to every node
       shoal run -w 'node[1-8]' -c app.conf --dest /etc/app   (also: shoal copy)
       shoal run -w 'node[1-8]'                    interactive: a shoal> prompt

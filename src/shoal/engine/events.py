@@ -9,9 +9,10 @@ prints 100 MB costs a handler one call per chunk, not one per line.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+from shoal.engine.results import NodeResult
 from shoal.errors import HostError
 
 __all__ = ["Event", "Exited", "Failed", "Handler", "Output", "Started", "Stream"]
@@ -45,10 +46,15 @@ class Output:
 
 @dataclass(frozen=True, slots=True)
 class Exited:
-    """The node's command ended with return code ``rc`` (or its copy ended: ``rc`` 0)."""
+    """The node's command ended with return code ``rc`` (or its copy ended: ``rc`` 0).
+
+    ``result`` is the node's complete :class:`~shoal.engine.results.NodeResult` (output
+    included, when the task keeps it), for handlers that report node by node.
+    """
 
     node: str
     rc: int
+    result: NodeResult | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +62,14 @@ class Failed:
     """The node could not finish: unreachable, refused, timed out or lost.
 
     ``error`` is a :class:`~shoal.errors.ConnectError` (or a subclass) or a
-    :class:`~shoal.errors.CommandTimeout`; its ``reason`` says what happened.
+    :class:`~shoal.errors.CommandTimeout`; its ``reason`` says what happened. ``result``
+    is the node's complete :class:`~shoal.engine.results.NodeResult`, as for
+    :class:`Exited`.
     """
 
     node: str
     error: HostError
+    result: NodeResult | None = field(default=None, compare=False, repr=False)
 
 
 Event = Started | Output | Exited | Failed

@@ -276,31 +276,33 @@ class AsyncTask:
             self._emit(Started(node))
             rc = await action(conn, capture)
         except asyncio.CancelledError:
-            capture.flush(result)
-            result.error = Interrupted(node)
-            self._emit(Failed(node, result.error))
+            self._fail(result, capture, Interrupted(node), origin)
             self._drop(node)
             raise
         except HostError as exc:
-            capture.flush(result)
-            result.error = exc
-            self._emit(Failed(node, exc))
+            self._fail(result, capture, exc, origin)
             if isinstance(exc, ConnectError):
                 self._drop(node)
         except Exception as exc:
             log.debug("unexpected error on %s", node, exc_info=True)
-            capture.flush(result)
-            result.error = ConnectError(node, f"unexpected error: {type(exc).__name__}: {exc}")
-            self._emit(Failed(node, result.error))
+            self._fail(result, capture, ConnectError(
+                node, f"unexpected error: {type(exc).__name__}: {exc}"), origin)
             self._drop(node)
         else:
             capture.flush(result)
             result.rc = rc
-            self._emit(Exited(node, rc))
+            result.ended = time.monotonic() - origin
+            self._emit(Exited(node, rc, result))
             if len(self._connections) > self._keep_room:
                 self._drop(node)
-        finally:
-            result.ended = time.monotonic() - origin
+
+    def _fail(self, result: NodeResult, capture: _Capture, error: HostError,
+              origin: float) -> None:
+        """End ``result`` with ``error`` and say so."""
+        capture.flush(result)
+        result.error = error
+        result.ended = time.monotonic() - origin
+        self._emit(Failed(result.node, error, result))
 
     def _drop(self, node: str) -> None:
         """Forget ``node``'s connection and close it in the background."""
