@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.processes import is_running, wait_gone
 
 from shoal import testbed as tb
 from shoal.cli.app import cli
@@ -23,28 +23,6 @@ def shoal(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", "from shoal.cli import main; main()", *args],
                           capture_output=True, text=True, stdin=subprocess.DEVNULL,
                           timeout=120, check=False)
-
-
-def is_running(pid: int) -> bool:
-    """Whether ``pid`` runs; a zombie (exited, not yet reaped) does not."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return text.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def wait_gone(pid: int, timeout: float = 10.0) -> bool:
-    """Wait until ``pid``, which is not our child, exits; ``False`` if it outlives ``timeout``."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        select.select([pidfd], [], [], timeout)
-    finally:
-        os.close(pidfd)
-    return not is_running(pid)
 
 
 def test_up_ssh_down(shared_tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import select
 import socket
 import stat
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import asyncssh
 import pytest
+from support.processes import is_running, wait_gone
 
 from shoal import testbed as tb
 from shoal.errors import TestbedError
@@ -37,28 +37,6 @@ async def asyncssh_echo(config: Path, alias: str, text: str) -> str:
     async with asyncssh.connect(alias, config=[str(config)]) as conn:
         result = await conn.run(f"echo {text}", check=True)
         return str(result.stdout).strip()
-
-
-def is_running(pid: int) -> bool:
-    """Whether ``pid`` runs; a zombie (exited, not yet reaped) does not."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return text.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def wait_gone(pid: int, timeout: float = 10.0) -> bool:
-    """Wait until ``pid``, which is not our child, exits; ``False`` if it outlives ``timeout``."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        select.select([pidfd], [], [], timeout)
-    finally:
-        os.close(pidfd)
-    return not is_running(pid)
 
 
 # -- logins through the session testbed ------------------------------------------------
