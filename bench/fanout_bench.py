@@ -416,6 +416,14 @@ def become_subreaper() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
+def is_sshd(pid: int) -> bool:
+    """Whether ``pid`` is one of sshd's processes (its name, readable even as a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().startswith("sshd")
+    except OSError:
+        return False
+
+
 def children_of(pid: int) -> list[int]:
     """The live (or zombie) children of ``pid``, from /proc."""
     found: list[int] = []
@@ -456,7 +464,8 @@ class TreeRss:
             self.peak = max(self.peak, self.sample())
 
     def sample(self) -> int:
-        total, todo = 0, [p for p in children_of(os.getpid()) if p != self.exclude]
+        total, todo = 0, [p for p in children_of(os.getpid())
+                          if p != self.exclude and not is_sshd(p)]
         while todo:
             pid = todo.pop()
             total += rss_bytes(pid)
@@ -523,8 +532,11 @@ def run_process(argv: Sequence[str], *, env: dict[str, str], cwd: Path, timeout:
 
 
 def reap_orphans(sshd_pid: int, grace: float = 10.0) -> list[resource.struct_rusage]:
-    """End the client's processes that outlived it (adopted by us) and collect their usage."""
-    pids = [p for p in children_of(os.getpid()) if p != sshd_pid]
+    """End the client's processes that outlived it (adopted by us) and collect their usage.
+
+    sshd's own processes, adopted when their parent ended first, are left to :class:`Sshd`.
+    """
+    pids = [p for p in children_of(os.getpid()) if p != sshd_pid and not is_sshd(p)]
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -559,17 +571,35 @@ def machine_busy() -> float:
 
 
 class Sshd:
-    """The testbed's sshd, seen from outside: CPU of its reaped children, logins it logged."""
+    """The testbed's sshd, seen from outside: CPU of its reaped children, logins it logged.
+
+    A session process whose parent ends first (a client that closes its connection at
+    once) is adopted by this script, a subreaper: :meth:`quiesce` reaps those and counts
+    them as sshd's, so they are neither lost nor charged to the next client.
+    """
 
     def __init__(self, pid: int, log: Path) -> None:
         self.pid = pid
         self.log = log
+        self.adopted_cpu = 0.0
 
     def cpu(self) -> float:
-        """User + sys seconds of the listener and of the children it has reaped."""
+        """User + sys seconds of the listener, of the children it has reaped and of the
+        adopted ones reaped here."""
         with open(f"/proc/{self.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return sum(int(v) for v in fields[11:15]) / TICK
+        return sum(int(v) for v in fields[11:15]) / TICK + self.adopted_cpu
+
+    def adopted(self) -> list[int]:
+        """sshd processes this script adopted and has not reaped yet."""
+        return [p for p in children_of(os.getpid()) if p != self.pid and is_sshd(p)]
+
+    def reap_adopted(self) -> None:
+        for pid in self.adopted():
+            with contextlib.suppress(ChildProcessError):
+                done, _, usage = os.wait4(pid, os.WNOHANG)
+                if done:
+                    self.adopted_cpu += cpu_seconds(usage)
 
     def log_size(self) -> int:
         return self.log.stat().st_size
@@ -582,11 +612,13 @@ class Sshd:
     def quiesce(self, timeout: float = 60.0) -> bool:
         """Wait until every connection's process has ended and been reaped."""
         deadline = time.monotonic() + timeout
-        while children_of(self.pid):
+        while True:
+            self.reap_adopted()
+            if not children_of(self.pid) and not self.adopted():
+                return True
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.05)
-        return True
 
 
 # -- how each client is started and how its output is checked --------------------------------
