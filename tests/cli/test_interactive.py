@@ -20,6 +20,7 @@ import pytest
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
+from support.gates import Gate
 
 from shoal.cli.display import Display
 from shoal.cli.interactive import HELP, interact
@@ -174,12 +175,12 @@ def test_interactive_session_in_a_terminal(tmux: OpenTmux, testbed: Testbed) -> 
 
 def test_progress_line_on_a_terminal_is_erased_before_output(
         tmux: OpenTmux, testbed: Testbed, shared_tmp_path: Path) -> None:
-    go = shared_tmp_path / "go"
-    command = f"while [ ! -e {go} ]; do sleep 0.05; done; echo done"
+    gate = Gate(shared_tmp_path)
+    command = f"{gate.command}; echo done"
     term = tmux([str(SHOAL), "run", "-F", str(testbed.ssh_config), "-b", "-w", "node[1-3]",
                  command])
     term.wait_for("shoal: 0/3 done, 0 failed, 3 running")
-    go.touch()
+    gate.open()
     screen = term.wait_for("exit=0")
     assert screen.startswith(f"{SEP}\nnode[1-3] (3)\n{SEP}\ndone\nexit=0\n")
     assert "running" not in screen

@@ -18,13 +18,13 @@ import resource
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.gates import Gate, Signal
 
 from shoal.cli import main
 from shoal.cli.progress import Progress
@@ -225,18 +225,17 @@ def test_json_one_object_per_node_bytes_as_base64(testbed: Testbed) -> None:
 
 
 def test_json_lines_come_as_nodes_end(roles: Path, shared_tmp_path: Path) -> None:
-    # node8 (slow) waits for a file that the test makes only once node6's and node7's
+    # node8 (slow) waits at a gate that the test opens only once node6's and node7's
     # lines have arrived: they cannot have been held back until the end.
-    shared_tmp_path.chmod(0o777)
-    go = shared_tmp_path / "go"
-    command = f"case $SHOAL_ROLE in slow) while [ ! -e {go} ]; do sleep 0.05; done;; esac"
+    gate = Gate(shared_tmp_path)
+    command = f"case $SHOAL_ROLE in slow) {gate.command};; esac"
     with subprocess.Popen(
             [str(BIN / "shoal"), "run", "-F", str(roles), "-u", "60", "--json",
              "-w", "node[6-8]", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE) as proc:
         assert proc.stdout is not None
         early = {json.loads(proc.stdout.readline())["node"] for _ in range(2)}
-        go.touch()
+        gate.open()
         last = json.loads(proc.stdout.readline())
         rest, err = proc.communicate(timeout=60)
     assert early == {"node6", "node7"}
@@ -516,19 +515,19 @@ def test_copy_failures_are_listed_and_s_gives_255(files: tuple[Path, Path],
 
 
 def test_sigint_shows_what_finished_and_exits_130(roles: Path, shared_tmp_path: Path) -> None:
-    shared_tmp_path.chmod(0o777)
-    # -f 2: node8 and node9 (slow) start only once node6 and node7 have ended.
-    command = (f"case $SHOAL_ROLE in slow) touch {shared_tmp_path}/started.$$; sleep 30;; "
+    # -f 2: node8 and node9 (slow) start only once node6 and node7 have ended; they say
+    # so, then run on (the sleep is the command Ctrl-C interrupts).
+    started = Signal(shared_tmp_path)
+    command = (f"case $SHOAL_ROLE in slow) {started.command}; sleep 30;; "
                "*) echo hello;; esac")
     with subprocess.Popen(
             [str(BIN / "shoal"), "run", "-F", str(roles), "-f", "2", "-b", "-w", "node[6-9]",
              command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE) as proc:
-        deadline = time.monotonic() + 60
-        while len(list(shared_tmp_path.iterdir())) < 2:
-            assert time.monotonic() < deadline, "the slow nodes never started"
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.02)  # polling a condition with a deadline
+        try:
+            assert started.wait(2), "the slow nodes never started"
+        finally:
+            started.close()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.processes import wait_gone
 
 from shoal.engine import AsyncTask, Event, Exited, Failed, Output, Started, Task
 from shoal.errors import UsageError
@@ -147,9 +148,9 @@ def _limited(limit: int, kind: str, nodes: str, fanout: int, command: str,
 
 
 def test_a_low_hard_limit_shrinks_the_fanout_instead_of_failing_nodes() -> None:
-    # 100 local shells at once hold 300 pipes: more than 200 files allow. The task runs
-    # as many as fit, and every node succeeds.
-    [result], err = _limited(200, "local", "n[1-100]", 100, "sleep 1; echo ok")
+    # 100 local shells started at once hold 300 pipes until their output is read: more
+    # than 200 files allow. The task runs as many as fit, and every node succeeds.
+    [result], err = _limited(200, "local", "n[1-100]", 100, "echo ok")
     assert {tuple(v) for v in result.values()} == {("ok", "ok\n")}
     assert len(result) == 100
     assert "open-files limit is 200 (hard limit), 364 wanted: at most 45 nodes" in err
@@ -241,13 +242,10 @@ def test_interrupt_over_ssh_kills_remote_commands(testbed: Testbed,
 
 
 def _gone(pattern: str, deadline: float) -> bool:
-    """Poll until no process matches ``pattern``, for at most ``deadline`` seconds."""
+    """Wait until every process matching ``pattern`` has exited, ``deadline`` seconds at most."""
     end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 1:
-            return True
-        time.sleep(0.05)  # polling a condition with a deadline, not synchronising by time
-    return False
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
+    return all(wait_gone(int(pid), max(0.0, end - time.monotonic())) for pid in found.split())
 
 
 def test_copy_and_rcopy_name_files_after_nodes(testbed: Testbed, shared_tmp_path: Path,
