@@ -349,6 +349,7 @@ def test_ssh_options_errors_name_the_text(text: str, message: str) -> None:
         parse_ssh_options(text)
     assert str(exc.value).startswith(f'ssh options "{text}": ')
     assert message in str(exc.value)
+    assert message in str(exc.value)
 
 
 # -- connections --------------------------------------------------------------------------------
