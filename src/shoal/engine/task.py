@@ -208,7 +208,7 @@ class AsyncTask:
         use, rather than nodes failing with "too many open files".
         """
         per = self.transport.files_per_node
-        busy = min(len(self.nodes), len(self.nodes) if self.keep_connections else self.fanout)
+        busy = len(self.nodes) if self.keep_connections else min(len(self.nodes), self.fanout)
         limit = raise_nofile_limit(per * busy + RESERVED_FILES)
         if limit == resource.RLIM_INFINITY:
             return busy
