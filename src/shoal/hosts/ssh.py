@@ -39,6 +39,9 @@ __all__ = ["PREFERRED_CIPHERS", "SSHConnection", "SSHTransport"]
 #: packet, which costs a short command's connection about a third of its client CPU.
 PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 
+#: Bytes of stdin handed to a channel at a time, as its send buffer drains.
+_INPUT_CHUNK = 65536
+
 _DEFAULT_IDENTITIES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
 _GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
 
@@ -249,9 +252,7 @@ class SSHConnection(Connection):
             raise ConnectError(self.node, f"cannot open a session: {exc.reason}") from exc
         except (asyncssh.Error, OSError) as exc:
             raise ConnectError(self.node, f"connection lost: {_reason(exc)}") from exc
-        if stdin:
-            chan.write(stdin)
-        chan.write_eof()
+        session.send_input(chan, stdin or b"")
         try:
             await asyncio.wait_for(asyncio.shield(session.done), timeout)
         except asyncio.TimeoutError:
@@ -298,15 +299,48 @@ class SSHConnection(Connection):
 
 
 class _Session(asyncssh.SSHClientSession[bytes]):
-    """Sends output chunks to the sinks and records how the command ended."""
+    """Sends output chunks to the sinks, feeds the command its stdin, records how it ended.
+
+    Stdin goes out a chunk at a time as the channel's send buffer drains, so a node holds
+    at most one chunk beyond the SSH window, not a copy of all of stdin. A command may
+    end without reading all of it (``echo y | shoal run … true``): the rest is dropped,
+    which is no error.
+    """
 
     def __init__(self, stdout: OutputSink, stderr: OutputSink) -> None:
         self._stdout = stdout
         self._stderr = stderr
+        self._chan: asyncssh.SSHClientChannel[bytes] | None = None
+        self._input = memoryview(b"")
+        self._paused = False
         self.status: int | None = None
         self.signal: str | None = None
         self.error: Exception | None = None
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def send_input(self, chan: asyncssh.SSHClientChannel[bytes], data: bytes) -> None:
+        """Write ``data`` to the command's stdin as the channel takes it, then EOF."""
+        self._chan = chan
+        self._input = memoryview(data)
+        self._write_input()
+
+    def _write_input(self) -> None:
+        while self._chan is not None and not self._paused:
+            if self._chan.is_closing():  # the command has ended: what it left unread is dropped
+                self._chan = None
+            elif self._input:
+                chunk, self._input = self._input[:_INPUT_CHUNK], self._input[_INPUT_CHUNK:]
+                self._chan.write(bytes(chunk))  # pause_writing() when the send buffer fills
+            else:
+                self._chan.write_eof()
+                self._chan = None
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self._write_input()
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
         if datatype == asyncssh.EXTENDED_DATA_STDERR:
@@ -322,6 +356,7 @@ class _Session(asyncssh.SSHClientSession[bytes]):
         self.signal = signal
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._chan = None
         self.error = exc
         if not self.done.done():
             self.done.set_result(None)
