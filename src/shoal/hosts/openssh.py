@@ -7,7 +7,9 @@ and copy of the node then runs over it through its control socket, so a node pay
 one login however many commands it runs.
 
 Host keys are checked strictly (``StrictHostKeyChecking=yes``, or ``accept-new`` when
-asked) and ``BatchMode`` forbids password prompts. Limit: when a command times out, the
+asked) and ``BatchMode`` forbids password prompts. Every ``ssh`` and ``scp`` call puts
+``--`` before the node, so no node name, however it got here, reaches their option
+parsers (``-oProxyCommand=…`` would run a local command). Limit: when a command times out, the
 local ``ssh`` is killed, but OpenSSH offers no way to signal the remote command without
 a terminal, so it may run on; the SSH transport has no such limit.
 """
@@ -85,7 +87,7 @@ class OpenSSHTransport(Transport):
         self._count += 1
         socket = os.path.join(self._sockets, str(self._count))
         argv = [self.ssh, *self.ssh_args(), "-M", "-S", socket, "-o", "ControlPersist=yes",
-                "-f", "-N", node]
+                "-f", "-N", "--", node]
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE)
@@ -119,7 +121,7 @@ class OpenSSHConnection(Connection):
         """Run ``command`` over the master connection; see :meth:`Connection.run`."""
         t = self._transport
         proc = await asyncio.create_subprocess_exec(
-            t.ssh, *t.ssh_args(), *self._mux, self.node, "--", command,
+            t.ssh, *t.ssh_args(), *self._mux, "--", self.node, command,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE)
         assert proc.stdin and proc.stdout and proc.stderr
@@ -160,7 +162,7 @@ class OpenSSHConnection(Connection):
             return
         t = self._transport
         proc = await asyncio.create_subprocess_exec(
-            t.ssh, *t.ssh_args(), "-S", self._socket, "-O", "exit", self.node,
+            t.ssh, *t.ssh_args(), "-S", self._socket, "-O", "exit", "--", self.node,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL)
         await proc.wait()
@@ -169,7 +171,7 @@ class OpenSSHConnection(Connection):
         t = self._transport
         proc = await asyncio.create_subprocess_exec(
             t.scp, "-q", "-r", *(["-p"] if preserve else []), *t.scp_args(),
-            "-o", "ControlMaster=no", "-o", f"ControlPath={self._socket}", source, target,
+            "-o", "ControlMaster=no", "-o", f"ControlPath={self._socket}", "--", source, target,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE)
         _, err = await proc.communicate()
