@@ -24,7 +24,7 @@ from support.gates import Gate
 
 from shoal.cli.display import Display
 from shoal.cli.interactive import HELP, interact
-from shoal.cli.run_cmd import Layout
+from shoal.cli.render import Layout
 from shoal.engine import AsyncTask
 from shoal.hosts import LocalTransport
 from shoal.testbed import Testbed

@@ -28,7 +28,7 @@ from support.gates import Gate, Signal
 
 from shoal.cli import main
 from shoal.cli.progress import Progress
-from shoal.cli.run_cmd import parse_ssh_options
+from shoal.cli.run_args import parse_ssh_options
 from shoal.engine import Exited, Failed, Started
 from shoal.errors import HostError, UsageError
 from shoal.nodeset import groups

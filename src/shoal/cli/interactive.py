@@ -15,7 +15,8 @@ import asyncio
 import dataclasses
 
 from shoal.cli.display import VERB_STD, Display
-from shoal.cli.run_cmd import Layout, exit_status, on_sigint, perform
+from shoal.cli.perform import exit_status, on_sigint, perform
+from shoal.cli.render import Layout
 from shoal.engine import AsyncTask
 from shoal.errors import ShoalError
 from shoal.nodeset import NodeSet

@@ -1,0 +1,191 @@
+"""What the command line of ``shoal run`` and ``shoal copy`` gave, turned into settings.
+
+:class:`RunArgs` holds the options as click parsed them; the functions here turn them
+into the run's settings (``shoal.conf`` under the options), its node set, how to reach
+the nodes and the display. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import re
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from shoal.cli.config import RunConfig, load_config
+from shoal.cli.display import Display
+from shoal.errors import UsageError
+from shoal.hosts import ConnectOptions
+from shoal.nodeset import NodeSet
+from shoal.nodeset.nodeset import NO_GROUPS
+
+__all__ = ["RunArgs", "connect_options", "make_display", "parse_ssh_options", "select_nodes",
+           "settings", "use_groups"]
+
+
+@dataclass(frozen=True)
+class RunArgs:
+    """What the command line gave ``shoal run``; None or False: not given."""
+
+    nodes: tuple[str, ...]
+    exclude: tuple[str, ...]
+    group: tuple[str, ...]
+    exgroup: tuple[str, ...]
+    all_nodes: bool
+    pick: int | None
+    groupsource: str | None
+    groupsconf: str | None
+    gather: bool
+    gatherall: bool
+    line_mode: bool
+    no_label: bool
+    regroup: bool
+    quiet: bool
+    verbose: bool
+    maxrc: bool
+    color: str | None
+    diff: bool
+    as_json: bool
+    copy: bool
+    rcopy: bool
+    dest: str | None
+    preserve: bool
+    fanout: int | None
+    connect_timeout: float | None
+    command_timeout: float | None
+    user: str | None
+    options: str | None
+    sshconfig: str | None
+    accept_new_host_keys: bool
+    transport: str | None
+    conf: str | None
+    nostdin: bool
+    args: tuple[str, ...]
+
+
+def settings(args: RunArgs) -> RunConfig:
+    """``shoal.conf`` (or ``--conf``) with the command line's options over it."""
+    verbosity = 2 if args.verbose else 0 if args.quiet else None
+    return load_config(args.conf).replace(
+        fanout=args.fanout, connect_timeout=args.connect_timeout,
+        command_timeout=args.command_timeout, color=args.color, ssh_user=args.user,
+        ssh_options=args.options, node_groups=args.groupsconf,
+        transport=args.transport, verbosity=verbosity,
+        maxrc=args.maxrc or None)
+
+
+def use_groups(args: RunArgs, config: RunConfig) -> None:
+    """Point node groups at ``node_groups``/``--groupsconf`` and ``-s``, when given."""
+    if not (config.node_groups or args.groupsource):
+        return
+    from shoal.nodeset import groups
+
+    if config.node_groups:
+        groups.set_std_group_resolver_config(config.node_groups)
+    if args.groupsource:
+        groups.std_group_resolver().default_source_name = args.groupsource
+
+
+def _groups(names: tuple[str, ...]) -> NodeSet:
+    """The nodes of the groups ``names`` (``-g rack[1-2]`` is ``@rack1,@rack2``)."""
+    nodes = NodeSet()
+    for name in NodeSet.fromlist(names, resolver=NO_GROUPS):
+        nodes.update(NodeSet(f"@{name}"))
+    return nodes
+
+
+def select_nodes(args: RunArgs) -> NodeSet:
+    """The nodes to run on: ``-w``, ``-g`` and ``-a``, less ``-x`` and ``-X``, then ``--pick``.
+
+    :raises NodeSetParseError: a node set is malformed or names an unknown group.
+    :raises UsageError: no node is left.
+    """
+    nodes = NodeSet.fromlist(args.nodes)
+    nodes.update(_groups(args.group))
+    if args.all_nodes:
+        nodes.update(NodeSet.fromall())
+    nodes.difference_update(NodeSet.fromlist(args.exclude))
+    nodes.difference_update(_groups(args.exgroup))
+    if not nodes:
+        raise UsageError("no node to run on: name some with -w NODES, -g GROUP or -a")
+    if args.pick is not None and args.pick < len(nodes):
+        nodes = NodeSet.fromlist(random.sample(list(nodes), args.pick))
+    return nodes
+
+
+def _key_value(text: str, setting: str) -> tuple[str, str]:
+    """``Key=Value`` or ``Key Value`` (an ssh ``-o`` setting) as a pair."""
+    parts = re.split(r"\s*=\s*|\s+", setting.strip(), maxsplit=1)
+    if len(parts) != 2 or not all(parts):
+        raise UsageError(f'ssh options "{text}": "{setting}" is not Key=Value')
+    return parts[0], parts[1]
+
+
+def _port(text: str, value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise UsageError(f'ssh options "{text}": "{value}" is not a port number')
+    return int(value)
+
+
+def parse_ssh_options(text: str) -> ConnectOptions:
+    """ssh's options as clush's ``-o`` takes them, turned into connection settings.
+
+    ``-oKey=Value`` (or ``-o "Key Value"``), ``-p PORT``, ``-i KEY`` and ``-F FILE`` are
+    understood; anything else is an error, not silently ignored.
+
+    >>> opts = parse_ssh_options("-oPort=2222 -o 'User admin' -p22 -i /k -F /cfg")
+    >>> opts.options, opts.port, opts.identities, opts.ssh_config
+    ((('Port', '2222'), ('User', 'admin')), 22, (PosixPath('/k'),), (PosixPath('/cfg'),))
+
+    :raises UsageError: an option is unknown, lacks its value or has a bad one.
+    """
+    try:
+        words = iter(shlex.split(text))
+    except ValueError as exc:
+        raise UsageError(f'ssh options "{text}": {exc}') from exc
+    pairs: list[tuple[str, str]] = []
+    identities: list[Path] = []
+    files: list[Path] = []
+    port: int | None = None
+    for word in words:
+        flag, value = word[:2], word[2:] or next(words, "")
+        if flag not in ("-o", "-p", "-i", "-F"):
+            raise UsageError(f'ssh options "{text}": "{word}" is not supported '
+                             "(use -oKey=Value, -p PORT, -i KEY or -F FILE)")
+        if not value:
+            raise UsageError(f'ssh options "{text}": {flag} needs a value')
+        if flag == "-o":
+            pairs.append(_key_value(text, value))
+        elif flag == "-p":
+            port = _port(text, value)
+        else:
+            (identities if flag == "-i" else files).append(Path(value).expanduser())
+    return ConnectOptions(ssh_config=tuple(files), port=port, identities=tuple(identities),
+                          options=tuple(pairs))
+
+
+def connect_options(args: RunArgs, config: RunConfig) -> ConnectOptions:
+    """How to reach nodes: ``-o`` (or ``ssh_options``), ``-F``, ``-l``, ``-t`` and the rest."""
+    parsed = parse_ssh_options(config.ssh_options)
+    files = (Path(args.sshconfig),) if args.sshconfig else ()
+    return dataclasses.replace(
+        parsed, ssh_config=files + parsed.ssh_config, user=config.ssh_user,
+        connect_timeout=config.connect_timeout or None,
+        accept_new_host_keys=args.accept_new_host_keys)
+
+
+def make_display(args: RunArgs, config: RunConfig) -> Display:
+    """A display on standard output and error, coloured as ``--color`` and clush decide."""
+    out = sys.stdout.buffer
+    err = sys.stderr.buffer
+    color = config.color == "always" or (
+        config.color == "auto" and out.isatty() and (args.gatherall or err.isatty())
+        and "NO_COLOR" not in os.environ)
+    return Display(out, err, label=not args.no_label, color=color,
+                   node_count=config.node_count, verbosity=config.verbosity,
+                   maxrc=config.maxrc, regroup=args.regroup, groupsource=args.groupsource)
+
