@@ -20,7 +20,8 @@ traceback, and exits 2 for bad usage or input, 1 for a failure.
         │   ├── AuthError                     it refused our credentials
         │   └── HostKeyError                  .fingerprint: unknown or changed host key
         ├── CommandTimeout (also TimeoutError) .timeout: the command outlived -u
-        └── CommandFailed                     .rc .stdout .stderr: check=True and rc != 0
+        ├── CommandFailed                     .rc .stdout .stderr: check=True and rc != 0
+        └── CopyFailed                        .rc: a copy the node refused (it answers)
 
 This module is a bottom module: it imports nothing from shoal.
 """
@@ -33,6 +34,7 @@ __all__ = [
     "CommandTimeout",
     "ConfigError",
     "ConnectError",
+    "CopyFailed",
     "GroupSourceError",
     "HostError",
     "HostKeyError",
@@ -141,6 +143,22 @@ class CommandFailed(HostError):
         detail = stderr.decode("utf-8", "replace").strip().splitlines()
         tail = f": {detail[-1]}" if detail else ""
         super().__init__(node, f'command "{command}" exited with {rc}{tail}')
+
+
+class CopyFailed(HostError):
+    """A copy failed on a node that answers: a missing folder, a denied permission, a full disk.
+
+    Unlike :class:`ConnectError`, the node is reachable. A task ends such a node as scp
+    ends: with return code :attr:`rc` and the reason as a line of its standard error, so
+    ``-S`` gives 1, not 255.
+
+    >>> err = CopyFailed("node3", "copy to /etc/x failed: permission denied")
+    >>> (str(err), err.rc)
+    ('node3: copy to /etc/x failed: permission denied', 1)
+    """
+
+    #: the return code of a node whose copy failed, as scp's
+    rc = 1
 
 
 class ConfigError(ShoalError, ValueError):

@@ -8,12 +8,13 @@ as if one had got past it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
 from pathlib import Path
 
 import pytest
 
-from shoal.errors import ConnectError
+from shoal.errors import ConnectError, CopyFailed
 from shoal.hosts import ConnectOptions
 from shoal.hosts.openssh import OpenSSHConnection, OpenSSHTransport
 from shoal.testbed import Testbed
@@ -59,7 +60,7 @@ exit 0
 
 def test_every_call_puts_dashdash_before_the_node(tmp_path: Path) -> None:
     log = tmp_path / "calls"
-    node = "-oProxyCommand=touch /nonexistent"
+    node = "-oProxyCommand=true"
     transport = OpenSSHTransport(ssh=_recorder(tmp_path / "ssh", log),
                                  scp=_recorder(tmp_path / "scp", log))
     source = tmp_path / "file"
@@ -69,7 +70,8 @@ def test_every_call_puts_dashdash_before_the_node(tmp_path: Path) -> None:
         conn = await transport.connect(node)
         await conn.run("true", stdout=lambda _: None, stderr=lambda _: None)
         await conn.put(source, "/tmp/x")
-        await conn.get("/tmp/x", tmp_path / "back")
+        with contextlib.suppress(CopyFailed):  # the stand-in scp copies nothing
+            await conn.get("/tmp/x", tmp_path / "back")
         await conn.close()
         await transport.close()
 

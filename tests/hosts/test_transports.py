@@ -17,7 +17,14 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from shoal.errors import AuthError, CommandTimeout, ConnectError, HostKeyError, UsageError
+from shoal.errors import (
+    AuthError,
+    CommandTimeout,
+    ConnectError,
+    CopyFailed,
+    HostKeyError,
+    UsageError,
+)
 from shoal.hosts import (
     Connection,
     ConnectOptions,
@@ -241,7 +248,7 @@ def test_copy_errors_name_the_node_and_path(testbed: Testbed, tmp_path: Path) ->
         finally:
             await conn.close()
 
-    with pytest.raises(ConnectError, match=r"^node14: copy to /nonexistent-dir/f failed: "):
+    with pytest.raises(CopyFailed, match=r"^node14: copy to /nonexistent-dir/f failed: "):
         asyncio.run(scenario())
 
 

@@ -7,8 +7,12 @@ transport never decodes, buffers whole outputs or interprets what a node prints.
 
 Errors: ``connect`` raises :class:`~shoal.errors.ConnectError` (or its subclasses
 ``AuthError``, ``HostKeyError``), ``run`` raises :class:`~shoal.errors.CommandTimeout`
-when the timeout expires and ``ConnectError`` when the link drops. No transport lets an
-asyncssh or ``OSError`` type escape: each maps them, chained with ``from``.
+when the timeout expires and ``ConnectError`` when the link drops; ``put`` and ``get``
+raise :class:`~shoal.errors.CopyFailed` when the node (or this machine) refuses the copy
+and ``ConnectError`` when the link drops. No transport lets an asyncssh or ``OSError``
+type escape: each maps them, chained with ``from``. Copies follow the rules of
+:mod:`shoal.hosts.copying` (a temporary name then a rename, no symlink followed where
+they write, scp's permissions).
 
 This module imports nothing from higher layers.
 """
@@ -81,12 +85,22 @@ class Connection(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def put(self, local: Path, remote: str, *, preserve: bool = False) -> None:
-        """Copy a local file or directory (recursively) to ``remote`` on the node."""
+    async def put(self, local: Path, remote: str, *, preserve: bool = False,
+                  into: bool = False) -> None:
+        """Copy a local file or directory (recursively) to ``remote`` on the node.
+
+        As scp: into ``remote`` when it is a directory, else as ``remote`` itself. With
+        ``into``, ``remote`` must be a directory (several sources, or a destination
+        ending in ``/``). ``preserve``: permission bits and times exactly (``-p``).
+        """
 
     @abc.abstractmethod
     async def get(self, remote: str, local: Path, *, preserve: bool = False) -> None:
-        """Copy a remote file or directory (recursively) from the node to ``local``."""
+        """Copy a remote file or directory (recursively) from the node to exactly ``local``.
+
+        ``local``'s folder must exist; a file at ``local`` is replaced (a symlink there
+        too, never followed), a directory there takes in a directory's content.
+        """
 
     @abc.abstractmethod
     async def close(self) -> None:

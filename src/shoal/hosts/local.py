@@ -9,13 +9,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import signal
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from shoal.errors import CommandTimeout, ConnectError
+from shoal.errors import CommandTimeout, ConnectError, CopyFailed
 from shoal.hosts.base import Connection, OutputSink, Transport
+from shoal.hosts.copying import CopyProblem, LocalSource, LocalTarget, copy_as, copy_into, name_of
 from shoal.hosts.pipes import feed, pump
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+    from pathlib import Path
 
 __all__ = ["LocalConnection", "LocalTransport"]
 
@@ -74,13 +78,24 @@ class LocalConnection(Connection):
         rc = proc.returncode if proc.returncode is not None else 255
         return 128 - rc if rc < 0 else rc
 
-    async def put(self, local: Path, remote: str, *, preserve: bool = False) -> None:
-        """Copy ``local`` to the path ``remote`` on this machine."""
-        await asyncio.to_thread(_copy, self.node, local, Path(remote), preserve)
+    async def put(self, local: Path, remote: str, *, preserve: bool = False,
+                  into: bool = False) -> None:
+        """Copy ``local`` to the path ``remote`` on this machine; see :meth:`Connection.put`."""
+        path = os.fsencode(local)
+        await self._copy(copy_into(LocalSource(), path, LocalTarget(), os.fsencode(remote),
+                                   name=name_of(path), preserve=preserve, into=into))
 
     async def get(self, remote: str, local: Path, *, preserve: bool = False) -> None:
-        """Copy the path ``remote`` on this machine to ``local``."""
-        await asyncio.to_thread(_copy, self.node, Path(remote), local, preserve)
+        """Copy the path ``remote`` on this machine to ``local``; see :meth:`Connection.get`."""
+        await self._copy(copy_as(LocalSource(), os.fsencode(remote), LocalTarget(),
+                                 os.fsencode(local.parent), os.fsencode(local.name),
+                                 preserve=preserve))
+
+    async def _copy(self, copy: Awaitable[None]) -> None:
+        try:
+            await copy
+        except CopyProblem as exc:
+            raise CopyFailed(self.node, exc.reason) from exc
 
     async def close(self) -> None:
         """Nothing to close."""
@@ -91,16 +106,3 @@ class LocalConnection(Connection):
 def _kill(proc: asyncio.subprocess.Process) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _copy(node: str, source: Path, target: Path, preserve: bool) -> None:
-    if target.is_dir():
-        target = target / source.name
-    copy_file = shutil.copy2 if preserve else shutil.copy
-    try:
-        if source.is_dir():
-            shutil.copytree(source, target, copy_function=copy_file, dirs_exist_ok=True)
-        else:
-            copy_file(source, target)
-    except OSError as exc:
-        raise ConnectError(node, f"copy {source} to {target} failed: {exc.strerror}") from exc

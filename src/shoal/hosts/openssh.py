@@ -20,12 +20,22 @@ import asyncio
 import contextlib
 import os
 import re
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
 
-from shoal.errors import AuthError, CommandTimeout, ConnectError, HostKeyError, UsageError
+from shoal.errors import (
+    AuthError,
+    CommandTimeout,
+    ConnectError,
+    CopyFailed,
+    HostError,
+    HostKeyError,
+    UsageError,
+)
 from shoal.hosts.base import Connection, ConnectOptions, OutputSink, Transport
+from shoal.hosts.copying import CopyProblem, LocalSource, LocalTarget, copy_as, name_of, os_reason
 from shoal.hosts.pipes import feed, pump
 
 __all__ = ["OpenSSHConnection", "OpenSSHTransport"]
@@ -148,13 +158,54 @@ class OpenSSHConnection(Connection):
             raise ConnectError(self.node, "connection lost")
         return rc
 
-    async def put(self, local: Path, remote: str, *, preserve: bool = False) -> None:
-        """Copy ``local`` (recursively) to ``remote`` with ``scp`` over the master."""
-        await self._scp(str(local), f"{self.node}:{remote}", preserve, f"copy to {remote}")
+    async def put(self, local: Path, remote: str, *, preserve: bool = False,
+                  into: bool = False) -> None:
+        """Copy ``local`` (recursively) to ``remote`` with ``scp``; see :meth:`Connection.put`.
+
+        The node makes a private folder beside the target (``mktemp -d``); scp writes
+        there, and the node then renames each file into place (``mv``), replacing a
+        symlink at its name rather than following it. The node needs ``sh``, ``mktemp``
+        and ``mv``, as any POSIX system has.
+        """
+        name = os.fsdecode(name_of(os.fsencode(local)))
+        out = await self._script(_PREPARE, f"copy to {remote}", remote, name,
+                                 "1" if into else "0")
+        staging, target = [*out.splitlines(), "", ""][:2]
+        try:
+            await self._scp(str(local), f"{self.node}:{staging}/copy", preserve,
+                            f"copy to {target}")
+        except CopyFailed as exc:
+            free = await self._remove(staging)
+            if exc.reason.endswith(": failure") and free == "0":  # scp's word for ENOSPC too
+                raise CopyFailed(self.node, f"copy to {target} failed: no space left on device"
+                                 ) from exc
+            raise
+        except BaseException:  # interrupted too: the staging folder goes, if it still can
+            await self._remove(staging)
+            raise
+        await self._script(_INSTALL, f"copy to {target}", f"{staging}/copy", target, staging)
 
     async def get(self, remote: str, local: Path, *, preserve: bool = False) -> None:
-        """Copy ``remote`` (recursively) to ``local`` with ``scp`` over the master."""
-        await self._scp(f"{self.node}:{remote}", str(local), preserve, f"copy from {remote}")
+        """Copy ``remote`` (recursively) to exactly ``local``; see :meth:`Connection.get`.
+
+        scp writes into a private folder made beside ``local``; the copy then moves into
+        place as :mod:`shoal.hosts.copying` writes (temporary names, no symlink followed,
+        names checked), so whatever the node sends stays inside ``local``'s folder.
+        """
+        folder, name = os.fsencode(local.parent), os.fsencode(local.name)
+        try:
+            staging = tempfile.mkdtemp(prefix=b".shoal-", dir=folder)
+        except OSError as exc:
+            raise CopyFailed(self.node, f"copy to {local} failed: {os_reason(exc)}") from exc
+        try:
+            staged = os.path.join(staging, b"copy")
+            await self._scp(f"{self.node}:{remote}", os.fsdecode(staged), preserve,
+                            f"copy from {remote}")
+            await copy_as(LocalSource(), staged, LocalTarget(), folder, name, preserve=preserve)
+        except CopyProblem as exc:
+            raise CopyFailed(self.node, exc.reason) from exc
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     async def close(self) -> None:
         """Stop the master connection; safe to call twice."""
@@ -168,16 +219,110 @@ class OpenSSHConnection(Connection):
         await proc.wait()
 
     async def _scp(self, source: str, target: str, preserve: bool, what: str) -> None:
+        """Run scp over the master; ``what`` (``copy to X``) names it in errors."""
+        if "/" in self.node:  # scp would take node:path for a local path
+            raise CopyFailed(self.node, f"{what} failed: scp cannot name a node with a '/'")
         t = self._transport
         proc = await asyncio.create_subprocess_exec(
             t.scp, "-q", "-r", *(["-p"] if preserve else []), *t.scp_args(),
             "-o", "ControlMaster=no", "-o", f"ControlPath={self._socket}", "--", source, target,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE)
-        _, err = await proc.communicate()
-        if proc.returncode != 0:
-            last = err.decode("utf-8", "replace").strip().splitlines()
-            raise ConnectError(self.node, f"{what} failed: {last[-1] if last else 'scp failed'}")
+        try:
+            _, err = await proc.communicate()
+        except asyncio.CancelledError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            raise
+        if proc.returncode == 255 and not os.path.exists(self._socket):
+            raise ConnectError(self.node, "connection lost")
+        if proc.returncode != 0:  # scp's first line says why, the others what it gave up
+            raise CopyFailed(self.node, f"{what} failed: {_reason(err, 'scp failed', 0)}")
+
+    async def _remove(self, staging: str) -> str:
+        """Remove a staging folder if the node can; the KiB its file system has left."""
+        try:
+            return (await asyncio.wait_for(self._script(_REMOVE, "cleanup", staging),
+                                           _CLEANUP_TIMEOUT)).strip()
+        except (HostError, OSError, asyncio.TimeoutError):
+            return ""
+
+    async def _script(self, script: str, what: str, *args: str) -> str:
+        """Run the POSIX sh ``script`` with ``args`` on the node; its output, or CopyFailed."""
+        if any("\n" in arg for arg in args):
+            raise CopyFailed(self.node, f"{what} failed: a name with a newline in it")
+        out, err = bytearray(), bytearray()
+        command = " ".join(["sh", "-s", "--", *(shlex.quote(arg) for arg in args)])
+        rc = await self.run(command, stdout=out.extend, stderr=err.extend,
+                            stdin=script.encode())
+        if rc != 0:
+            reason = _reason(bytes(out + err), "sh failed", -1)
+            raise CopyFailed(self.node, f"{what} failed: {reason}")
+        return out.decode("utf-8", "surrogateescape")
+
+
+#: Copies to a node (put): $1 the destination, $2 the name of the copy in a directory,
+#: $3 1 when $1 must be a directory. Prints a private staging folder beside the target,
+#: and the target.
+_PREPARE = """\
+if [ -d "$1" ]; then
+  dir=$1 target=${1%/}/$2
+elif [ "$3" = 1 ]; then
+  if [ -e "$1" ] || [ -h "$1" ]; then echo "not a directory"; else echo "no such directory"; fi
+  exit 1
+else
+  dir=$(dirname -- "$1") && target=$1 || exit 1
+  [ -d "$dir" ] || { echo "no such file or directory"; exit 1; }
+fi
+case $dir in -*) dir=./$dir;; esac
+staging=$(mktemp -d "${dir%/}/.shoal-XXXXXXXX") || exit 1
+printf '%s\\n%s\\n' "$staging" "$target"
+"""
+
+#: $1 the staged copy, $2 where it goes, $3 the staging folder, removed at the end.
+#: Directories merge into existing ones; files are renamed over their names.
+_INSTALL = """\
+say() { if [ "$2" = "$top" ]; then echo "$1"; else echo "$1 ($2)"; fi; }
+place() (
+  if [ -d "$1" ]; then
+    if [ -h "$2" ]; then say "is a symlink (not followed)" "$2"; exit 1; fi
+    if [ ! -e "$2" ]; then mv -- "$1" "$2"; exit; fi
+    if [ ! -d "$2" ]; then say "not a directory" "$2"; exit 1; fi
+    for f in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+      if [ -e "$f" ] || [ -h "$f" ]; then place "$f" "$2/${f##*/}" || exit 1; fi
+    done
+  else
+    if [ -d "$2" ] && [ ! -h "$2" ]; then say "is a directory" "$2"; exit 1; fi
+    if [ -h "$2" ] && [ -d "$2" ]; then rm -f -- "$2" || exit 1; fi
+    mv -f -- "$1" "$2"
+  fi
+)
+top=$2
+place "$1" "$2"
+rc=$?
+rm -rf -- "$3"
+exit $rc
+"""
+
+#: $1 a staging folder left by a copy that failed; prints the KiB left on its disk first.
+_REMOVE = """\
+df -P -- "$1" 2>/dev/null | awk 'NR == 2 { print $4 }'
+rm -rf -- "$1"
+"""
+
+#: Seconds given to removing a staging folder after a failed or interrupted copy.
+_CLEANUP_TIMEOUT = 5.0
+
+
+def _reason(output: bytes, default: str, line: int) -> str:
+    """The reason in a line a tool printed (0: the first, -1: the last), such as
+    ``permission denied`` from ``mv: cannot move 'a' to 'b': Permission denied``."""
+    lines = output.decode("utf-8", "replace").strip().splitlines()
+    if not lines:
+        return default
+    reason = lines[line].rsplit(": ", 1)[-1].strip()
+    return reason[0].lower() + reason[1:] if reason else default
 
 
 def _connect_error(node: str, stderr: str, limit: float | None) -> ConnectError:

@@ -24,13 +24,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 import asyncssh
 
-from shoal.errors import AuthError, CommandTimeout, ConnectError, HostKeyError
+from shoal.errors import AuthError, CommandTimeout, ConnectError, CopyFailed, HostKeyError
 from shoal.hosts.base import Connection, ConnectOptions, OutputSink, Transport
+from shoal.hosts.copying import CopyProblem, LocalSource, LocalTarget, copy_as, copy_into, name_of
 from shoal.hosts.hostkeys import HostKeyPolicy
+from shoal.hosts.sftp import SFTPSource, SFTPTarget
 from shoal.hosts.sshconfig import HostBlocks
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Sequence
 
 __all__ = ["PREFERRED_CIPHERS", "SSHConnection", "SSHTransport"]
 
@@ -265,21 +267,29 @@ class SSHConnection(Connection):
             raise ConnectError(self.node, f"connection lost: {_reason(session.error)}")
         return session.returncode()
 
-    async def put(self, local: Path, remote: str, *, preserve: bool = False) -> None:
-        """Copy ``local`` (a file or a directory, recursively) to ``remote`` over SFTP."""
-        sftp = await self._sftp_client()
-        try:
-            await sftp.put(str(local), remote, recurse=True, preserve=preserve)
-        except (asyncssh.SFTPError, OSError) as exc:
-            raise ConnectError(self.node, f"copy to {remote} failed: {_reason(exc)}") from exc
+    async def put(self, local: Path, remote: str, *, preserve: bool = False,
+                  into: bool = False) -> None:
+        """Copy ``local`` (recursively) to ``remote`` over SFTP; see :meth:`Connection.put`."""
+        target = SFTPTarget(await self._sftp_client())
+        path = os.fsencode(local)
+        await self._copy(copy_into(LocalSource(), path, target, os.fsencode(remote),
+                                   name=name_of(path), preserve=preserve, into=into))
 
     async def get(self, remote: str, local: Path, *, preserve: bool = False) -> None:
-        """Copy ``remote`` (a file or a directory, recursively) to ``local`` over SFTP."""
-        sftp = await self._sftp_client()
+        """Copy ``remote`` (recursively) to ``local`` over SFTP; see :meth:`Connection.get`."""
+        source = SFTPSource(await self._sftp_client())
+        await self._copy(copy_as(source, os.fsencode(remote), LocalTarget(),
+                                 os.fsencode(local.parent), os.fsencode(local.name),
+                                 preserve=preserve))
+
+    async def _copy(self, copy: Awaitable[None]) -> None:
+        """Do ``copy``: a refusal fails the copy, a lost link the connection."""
         try:
-            await sftp.get(remote, str(local), recurse=True, preserve=preserve)
-        except (asyncssh.SFTPError, OSError) as exc:
-            raise ConnectError(self.node, f"copy from {remote} failed: {_reason(exc)}") from exc
+            await copy
+        except CopyProblem as exc:
+            raise CopyFailed(self.node, exc.reason) from exc
+        except (asyncssh.Error, OSError) as exc:
+            raise ConnectError(self.node, f"connection lost: {_reason(exc)}") from exc
 
     async def close(self) -> None:
         """Close the SFTP session and the connection; safe to call twice."""
@@ -292,7 +302,8 @@ class SSHConnection(Connection):
     async def _sftp_client(self) -> asyncssh.SFTPClient:
         if self._sftp is None:
             try:
-                self._sftp = await self._conn.start_sftp_client()
+                # paths stay bytes, as the node has them (shoal.hosts.sftp)
+                self._sftp = await self._conn.start_sftp_client(path_encoding=None)
             except (asyncssh.Error, OSError) as exc:
                 raise ConnectError(self.node, f"cannot start SFTP: {_reason(exc)}") from exc
         return self._sftp
