@@ -503,15 +503,6 @@ def test_rcopy_names_copies_after_nodes(files: tuple[Path, Path], testbed: Testb
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.conf.node1", "app.conf.node2"]
 
 
-def test_copy_failures_are_listed_and_s_gives_255(files: tuple[Path, Path],
-                                                  testbed: Testbed) -> None:
-    source, _ = files
-    got = run(testbed.ssh_config, "-S", "-w", "node1", "-c", str(source), "--dest",
-              "/nonexistent/dir")
-    assert got.status == 255
-    assert got.err.startswith(b"shoal: node1: copy to /nonexistent/dir failed")
-
-
 # -- Ctrl-C -------------------------------------------------------------------------------------
 
 

@@ -46,10 +46,10 @@ def _copy_job(args: RunArgs) -> Job:
 
 def _rcopy_job(args: RunArgs) -> Job:
     sources = list(args.args)
-    folders = {str(Path(src).absolute().parent) for src in sources}
-    if args.dest is None and len(folders) > 1:
-        raise UsageError("--rcopy of files from different folders needs --dest DIR")
-    dest = args.dest or folders.pop()
+    # clush writes beside the source path: as root, /etc/hostname.node1 in /etc
+    if args.dest is None:
+        raise UsageError("--rcopy needs --dest DIR: the folder the copies go to")
+    dest = args.dest
 
     def notes(done: NodeSet) -> list[str]:
         return [f"{done}:`{src}' -> `{dest}'" for src in sources]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import posixpath
 import resource
 import time
@@ -20,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from shoal.engine.events import Event, Exited, Failed, Handler, Output, Started, Stream
 from shoal.engine.results import INTERRUPTED, NodeResult, TaskResult
-from shoal.errors import ConnectError, HostError, UsageError
+from shoal.errors import ConnectError, CopyFailed, HostError, UsageError
+from shoal.hosts.copying import plain_name
 from shoal.hosts.limits import raise_nofile_limit
 from shoal.nodeset import NodeSet
 
@@ -122,17 +124,34 @@ class AsyncTask:
                    preserve: bool = False, nodes: NodeSet | str | None = None) -> TaskResult:
         """Copy local files or directories to every node, into ``dest``.
 
-        ``dest`` defaults to each source's own directory, as clush ``--copy`` does.
+        As scp: into ``dest`` when it is a directory on the node, else as ``dest`` itself;
+        with several sources, or a ``dest`` ending in ``/``, it must be a directory.
+        ``dest`` defaults to each source's own directory, as clush ``--copy`` does (it must
+        then exist on the node). Copies get their sources' permission bits less the node's
+        umask, as with scp; ``preserve`` (``-p``) sets exactly those bits, and the times.
+        Each file is written under a temporary name, then renamed
+        (:mod:`shoal.hosts.copying`).
+
+        A copy the node refuses (a missing folder, a denied permission, a full disk) ends
+        that node as scp ends: with return code 1 (:attr:`~shoal.errors.CopyFailed.rc`) and
+        the reason as a line of its stderr (``copy to /etc/app.conf failed: permission
+        denied``); the first refusal ends the node's copy. A node that cannot be reached, or
+        whose link drops, ends with its :class:`~shoal.errors.ConnectError` (``-S``: 255).
+        A node interrupted in the middle of a copy says which on its stderr.
         """
         paths = [Path(s) for s in sources]
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
             raise UsageError(f"cannot copy {', '.join(missing)}: no such file or directory")
+        into = dest is None or len(paths) > 1 or dest.endswith("/")
 
         async def action(conn: Connection, capture: _Capture) -> int:
             for path in paths:
                 target = dest if dest is not None else str(path.resolve().parent)
-                await conn.put(path, target, preserve=preserve)
+                rc = await _copying(capture, f"copy to {target}",
+                                    conn.put(path, target, preserve=preserve, into=into))
+                if rc:
+                    return rc
             return 0
 
         return await self._each(self._select(nodes), action)
@@ -143,16 +162,24 @@ class AsyncTask:
         """Copy remote files or directories from every node into the local ``dest``.
 
         Each copy is named after its node: ``/etc/hosts`` from node7 becomes
-        ``DEST/hosts.node7``, as clush ``--rcopy`` names them.
+        ``DEST/hosts.node7``, as clush ``--rcopy`` names them. Nothing is written outside
+        ``dest``, whatever the node is called or its files are named: a copy name that is
+        not a plain file name fails that node, names in a directory the node sends are
+        checked, and symlinks in ``dest`` are replaced or refused, never followed
+        (:mod:`shoal.hosts.copying`). Failures end nodes as :meth:`copy` says.
         """
         folder = Path(dest)
         if not folder.is_dir():
             raise UsageError(f"cannot copy into {folder}: not a directory")
+        names = [(source, posixpath.basename(source.rstrip("/")) or "root") for source in sources]
 
         async def action(conn: Connection, capture: _Capture) -> int:
-            for source in sources:
-                name = posixpath.basename(source.rstrip("/")) or "root"
-                await conn.get(source, folder / f"{name}.{conn.node}", preserve=preserve)
+            for source, name in names:
+                local = f"{name}.{conn.node}"
+                rc = await _copying(capture, f"copy from {source}", _fetch(
+                    conn, source, folder, local, preserve))
+                if rc:
+                    return rc
             return 0
 
         return await self._each(self._select(nodes), action)
@@ -360,6 +387,28 @@ class _Capture:
                 self._emit(Output(self.node, stream, rest + b"\n"))
         result.stdout = bytes(self._out["stdout"])
         result.stderr = bytes(self._out["stderr"])
+
+
+async def _copying(capture: _Capture, what: str, copy: Awaitable[None]) -> int:
+    """Do one copy for a node: 0, or the return code of a refusal, its reason on stderr."""
+    try:
+        await copy
+    except CopyFailed as exc:
+        capture.stderr(f"{exc.reason}\n".encode())
+        return exc.rc
+    except asyncio.CancelledError:
+        capture.stderr(f"interrupted during {what}\n".encode())
+        raise
+    return 0
+
+
+async def _fetch(conn: Connection, source: str, folder: Path, name: str,
+                 preserve: bool) -> None:
+    """Copy ``source`` from ``conn``'s node to ``folder/name``, if ``name`` names a file."""
+    if not plain_name(os.fsencode(name)):
+        raise CopyFailed(conn.node, f"copy from {source} failed: {name!r} in {folder} "
+                                    "is not a plain file name")
+    await conn.get(source, folder / name, preserve=preserve)
 
 
 async def _quiet_close(conn: Connection) -> None:
