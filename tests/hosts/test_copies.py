@@ -23,7 +23,6 @@ from shoal.errors import CopyFailed
 from shoal.hosts import Connection, ConnectOptions, LocalTransport, Transport
 from shoal.hosts.copying import (
     CopyProblem,
-    Kind,
     LocalTarget,
     Meta,
     Source,
@@ -155,6 +154,27 @@ def test_a_copy_replaces_files_by_a_rename_never_through_a_symlink(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_tree_merges_into_the_one_already_there(kind: str, testbed: Testbed, area: Path,
+                                                  tmp_path: Path) -> None:
+    there = area / "tree"
+    there.mkdir(mode=0o777)
+    there.chmod(0o777)
+    for name, text in (("keep", "kept\n"), ("f", "old\n")):
+        (there / name).write_text(text)
+        (there / name).chmod(0o666)
+    before = (there / "f").stat().st_ino
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "f").write_text("new\n")
+    (tree / "sub" / "g").write_text("g\n")
+    put(kind, testbed, tree, area)
+    assert {p.relative_to(there).as_posix(): p.read_text() for p in there.rglob("*")
+            if p.is_file()} == {"keep": "kept\n", "f": "new\n", "sub/g": "g\n"}
+    assert (there / "f").stat().st_ino != before
+    assert _mode(there) == 0o777  # an existing directory keeps its mode without -p
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_copy_from_a_node_never_follows_a_symlink_planted_in_dest(
         kind: str, testbed: Testbed, area: Path, tmp_path: Path) -> None:
     (area / "hosts").write_text("from the node\n")
@@ -212,6 +232,21 @@ def test_a_full_disk_fails_the_copy_and_keeps_the_old_file(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_tree_that_fills_the_disk_leaves_whole_files_and_no_temporary(
+        kind: str, testbed: Testbed, small_disk: Path, tmp_path: Path) -> None:
+    many = tmp_path / "many"
+    many.mkdir()
+    chunk = os.urandom(48 << 10)
+    for i in range(12):  # 576 KiB for 256: some files are under way when the disk fills
+        (many / f"f{i:02}").write_bytes(chunk)
+    with pytest.raises(CopyFailed, match=r" failed: no space left on device$"):
+        put(kind, testbed, many, small_disk)
+    left = [p for p in small_disk.rglob("*") if p.is_file()]
+    assert all(p.read_bytes() == chunk and not p.name.startswith(".") for p in left)
+    assert [p.name for p in small_disk.iterdir()] in (["many"], [])
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_refusals_are_copy_failures_that_say_why(kind: str, testbed: Testbed, area: Path,
                                                  tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
@@ -251,8 +286,8 @@ class _Tree(Source):
     async def stat(self, path: bytes) -> Meta:
         return Meta("dir" if path == b"tree" else "file", 0o644)
 
-    async def listdir(self, path: bytes) -> list[tuple[bytes, Kind]]:
-        return [(name, "file") for name in self.listing]
+    async def listdir(self, path: bytes) -> list[tuple[bytes, Meta]]:
+        return [(name, Meta("file")) for name in self.listing]
 
     async def read(self, path: bytes) -> AsyncGenerator[bytes, None]:
         yield b"new" * 100_000

@@ -27,9 +27,11 @@ promises:
   :data:`MAX_DEPTH` levels, so no loop and no symlink a node planted leads the copy
   elsewhere.
 
-The first failure ends a copy; files renamed into place before it stay, complete. A side
-that answers but refuses raises :class:`CopyProblem`; a lost link raises whatever the
-side raises for it, which its transport reports as a lost connection.
+The files of a directory are copied :data:`WIDTH` at a time, to hide the round trips to a
+node. The first failure ends a copy: the files under way stop and clean up as if
+interrupted, and those renamed into place before stay, complete. A side that answers but
+refuses raises :class:`CopyProblem`; a lost link raises whatever the side raises for it,
+which its transport reports as a lost connection.
 
 This module imports nothing from shoal, and no asyncssh.
 """
@@ -39,15 +41,16 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import functools
 import os
 import secrets
 import stat
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar, cast
 
-__all__ = ["CHUNK", "MAX_DEPTH", "CopyProblem", "Kind", "LocalSource", "LocalTarget", "Meta",
-           "Source", "Target", "Writer", "copy_as", "copy_into", "kind_of", "name_of",
+__all__ = ["CHUNK", "MAX_DEPTH", "WIDTH", "CopyProblem", "Kind", "LocalSource", "LocalTarget",
+           "Meta", "Source", "Target", "Writer", "copy_as", "copy_into", "kind_of", "name_of",
            "os_reason", "plain_name", "show"]
 
 #: Directory levels a copy descends at most (scp's limit).
@@ -55,6 +58,9 @@ MAX_DEPTH = 64
 
 #: Bytes read and written at a time.
 CHUNK = 1 << 20
+
+#: Files of one directory copied at once: each waits on round trips to the node.
+WIDTH = 8
 
 #: What is found at a name, symlinks not followed ("link": a symlink).
 Kind = Literal["file", "dir", "link", "other"]
@@ -158,7 +164,7 @@ class Source(abc.ABC):
         """What ``path`` is, symlinks followed (so never a "link")."""
 
     @abc.abstractmethod
-    async def listdir(self, path: bytes) -> list[tuple[bytes, Kind]]:
+    async def listdir(self, path: bytes) -> list[tuple[bytes, Meta]]:
         """The names in the directory ``path`` as the side gives them (unchecked), each
         with what it is, symlinks not followed."""
 
@@ -305,26 +311,51 @@ async def _copy_dir(source: Source, src: bytes, meta: Meta, target: Target[H], f
         reason = "is a symlink (not followed)" if found == "link" else "not a directory"
         raise CopyProblem("to", target.path(folder, name), reason)
     try:
-        for entry, kind in sorted(await source.listdir(src)):
+        files: list[Callable[[], Awaitable[None]]] = []
+        for entry, found_meta in sorted(await source.listdir(src), key=lambda e: e[0]):
             if entry in (b".", b".."):
                 continue
             if not plain_name(entry):
                 raise CopyProblem("from", src, f"its listing holds a bad name {show(entry)!r}")
             child = _join(src, entry)
-            what = await source.stat(child)
-            if kind == "link" and what.kind == "dir":
+            what = found_meta if found_meta.kind != "link" else await source.stat(child)
+            if found_meta.kind == "link" and what.kind == "dir":
                 raise CopyProblem("from", child, "a symlink to a directory (not followed)")
-            await _copy(source, child, what, target, handle, entry, preserve, depth + 1)
+            if what.kind == "dir":
+                await _copy_dir(source, child, what, target, handle, entry, preserve, depth + 1)
+            else:
+                files.append(functools.partial(_copy, source, child, what, target, handle,
+                                               entry, preserve, depth + 1))
+        await _together(files)
         if preserve or fix:
             await target.set_dir(handle, meta.mode, (meta.atime, meta.mtime) if preserve else None)
     finally:
         await target.close_folder(handle)
 
 
+async def _together(jobs: Iterable[Callable[[], Awaitable[None]]]) -> None:
+    """Run ``jobs``, :data:`WIDTH` at a time: the first failure stops the others, then is
+    raised; a job stopped this way cleans up as an interrupted one does."""
+    pending = iter(jobs)
+
+    async def worker() -> None:
+        for job in pending:
+            await job()
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(WIDTH)]
+    try:
+        done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+    finally:  # cancelled too: every job ends before the walk goes on
+        for running in workers:
+            running.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+    for finished in done:
+        if not finished.cancelled() and finished.exception() is not None:
+            raise cast(BaseException, finished.exception())
+
+
 async def _copy_file(source: Source, src: bytes, meta: Meta, target: Target[H], folder: H,
                      name: bytes, preserve: bool) -> None:
-    if await target.lookup(folder, name) == "dir":
-        raise CopyProblem("to", target.path(folder, name), "is a directory")
     for _ in range(3):
         temp = b"." + name[:200] + b".shoal-" + secrets.token_hex(4).encode()
         writer = await target.create(folder, temp, meta.mode, name)
@@ -338,7 +369,12 @@ async def _copy_file(source: Source, src: bytes, meta: Meta, target: Target[H], 
                 await writer.write(chunk)
         await writer.finish(meta.mode if preserve else None,
                             (meta.atime, meta.mtime) if preserve else None)
-        await target.rename(folder, temp, name)
+        try:
+            await target.rename(folder, temp, name)
+        except CopyProblem:
+            if await target.lookup(folder, name) == "dir":  # say so, whatever the side said
+                raise CopyProblem("to", target.path(folder, name), "is a directory") from None
+            raise
     except BaseException:  # interrupted too: the temporary file goes, if it still can
         await writer.abort()
         await target.remove(folder, temp)
@@ -358,12 +394,11 @@ class LocalSource(Source):
         except OSError as exc:
             raise CopyProblem("from", path, os_reason(exc)) from exc
 
-    async def listdir(self, path: bytes) -> list[tuple[bytes, Kind]]:
+    async def listdir(self, path: bytes) -> list[tuple[bytes, Meta]]:
         """See :meth:`Source.listdir`."""
         try:
             with os.scandir(path) as entries:
-                return [(e.name, kind_of(e.stat(follow_symlinks=False).st_mode))
-                        for e in entries]
+                return [(e.name, Meta.of(e.stat(follow_symlinks=False))) for e in entries]
         except OSError as exc:
             raise CopyProblem("from", path, os_reason(exc)) from exc
 

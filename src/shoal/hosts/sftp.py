@@ -106,13 +106,13 @@ class SFTPSource(_Side, Source):
         except asyncssh.SFTPError as exc:
             raise await self.problem("from", path, exc) from exc
 
-    async def listdir(self, path: bytes) -> list[tuple[bytes, Kind]]:
+    async def listdir(self, path: bytes) -> list[tuple[bytes, Meta]]:
         """See :meth:`Source.listdir`."""
         try:
             entries = await self._sftp.readdir(path)
         except asyncssh.SFTPError as exc:
             raise await self.problem("from", path, exc) from exc
-        return [(os.fsencode(e.filename), _meta(e.attrs).kind) for e in entries]
+        return [(os.fsencode(e.filename), _meta(e.attrs)) for e in entries]
 
     async def read(self, path: bytes) -> AsyncGenerator[bytes, None]:
         """See :meth:`Source.read`: parallel requests of the server's block size."""
