@@ -106,7 +106,7 @@ _COPY_OPTION = click.option("-c", "--copy", is_flag=True,
 
 _COPY_AND_CONNECT_OPTIONS = [
     click.option("--rcopy", is_flag=True, help="Copy the files named from the nodes."),
-    click.option("--dest", metavar="DIR", help="Where copies go."),
+    click.option("--dest", metavar="DIR", help="Where copies go (needed with --rcopy)."),
     click.option("-p", "preserve", is_flag=True, help="Copies keep times and modes."),
     click.option("-f", "--fanout", type=click.IntRange(min=1), metavar="N",
                  help="Nodes connecting or working at once."),

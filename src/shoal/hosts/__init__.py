@@ -1,7 +1,9 @@
 """Reaching nodes: the transport contract and its implementations.
 
 Layer 2: imports :mod:`shoal.errors` and :mod:`shoal.nodeset` only. asyncssh is imported
-by the SSH transport module alone, so code that never opens an SSH link never loads it.
+by the SSH transport's modules alone (:mod:`~shoal.hosts.ssh` and the :mod:`~shoal.hosts.sftp`
+it uses), so code that never opens an SSH link never loads it. Copies on every transport
+share one walk, :mod:`~shoal.hosts.copying`.
 """
 
 from __future__ import annotations
