@@ -122,6 +122,8 @@ def show(path: bytes) -> str:
 def os_reason(exc: OSError) -> str:
     """``permission denied`` rather than ``[Errno 13] Permission denied: '/etc/x'``.
 
+    An error with no errno of its own (``socket.gaierror``) gives its own text.
+
     >>> os_reason(PermissionError(13, "Permission denied"))
     'permission denied'
     """

@@ -26,7 +26,15 @@ import asyncssh
 
 from shoal.errors import AuthError, CommandTimeout, ConnectError, CopyFailed, HostKeyError
 from shoal.hosts.base import Connection, ConnectOptions, OutputSink, Transport
-from shoal.hosts.copying import CopyProblem, LocalSource, LocalTarget, copy_as, copy_into, name_of
+from shoal.hosts.copying import (
+    CopyProblem,
+    LocalSource,
+    LocalTarget,
+    copy_as,
+    copy_into,
+    name_of,
+    os_reason,
+)
 from shoal.hosts.hostkeys import HostKeyPolicy
 from shoal.hosts.sftp import SFTPSource, SFTPTarget
 from shoal.hosts.sshconfig import HostBlocks
@@ -393,13 +401,5 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, asyncssh.Error):
         return exc.reason or type(exc).__name__
     if isinstance(exc, OSError):
-        return _os_reason(exc)
-    return str(exc) or type(exc).__name__
-
-
-def _os_reason(exc: OSError) -> str:
-    """``connection refused`` rather than ``[Errno 111] Connect call failed (…)``."""
-    text = os.strerror(exc.errno) if exc.errno is not None and exc.errno > 0 else exc.strerror
-    if text:
-        return text[0].lower() + text[1:]  # socket.gaierror: "Name or service not known"
+        return os_reason(exc)  # "connection refused", not "[Errno 111] Connect call failed"
     return str(exc) or type(exc).__name__
