@@ -9,7 +9,10 @@ one login however many commands it runs.
 Host keys are checked strictly (``StrictHostKeyChecking=yes``, or ``accept-new`` when
 asked) and ``BatchMode`` forbids password prompts. Every ``ssh`` and ``scp`` call puts
 ``--`` before the node, so no node name, however it got here, reaches their option
-parsers (``-oProxyCommand=…`` would run a local command). Limit: when a command times out, the
+parsers (``-oProxyCommand=…`` would run a local command). Copies go through ``scp`` over
+the master into a private staging folder beside their target, then into place by
+renames, as :mod:`shoal.hosts.copying` promises (see :meth:`OpenSSHConnection.put` and
+:meth:`~OpenSSHConnection.get`). Limit: when a command times out, the
 local ``ssh`` is killed, but OpenSSH offers no way to signal the remote command without
 a terminal, so it may run on; the SSH transport has no such limit.
 """
