@@ -177,8 +177,9 @@ class AsyncTask:
             runner.result()
         finally:
             self.handlers.remove(queue.put_nowait)
-            if not runner.done():
-                runner.cancel()
+            if not runner.done():  # left early: stop the nodes and wait until they are
+                self.interrupt()
+                await asyncio.gather(runner, return_exceptions=True)
 
     def interrupt(self) -> None:
         """Stop the action under way: nodes not finished end with an ``interrupted`` error.
@@ -252,8 +253,10 @@ class AsyncTask:
             # cancelling the caller instead propagates out of gather.
             await asyncio.gather(*self._workers, return_exceptions=True)
         finally:
+            # cancelled from outside: stop the workers and wait until their nodes stopped
             for worker_task in self._workers:
                 worker_task.cancel()
+            await asyncio.gather(*self._workers, return_exceptions=True)
             self._workers = []
         if self._closing:
             await asyncio.gather(*self._closing)
