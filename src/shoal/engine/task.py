@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shoal.engine.events import Event, Exited, Failed, Handler, Output, Started, Stream
-from shoal.engine.results import INTERRUPTED, NodeResult, TaskResult
-from shoal.errors import ConnectError, HostError, UsageError
+from shoal.engine.results import NodeResult, TaskResult
+from shoal.errors import ConnectError, HostError, InternalError, Interrupted, UsageError
 from shoal.hosts.limits import raise_nofile_limit
 from shoal.nodeset import NodeSet
 
 if TYPE_CHECKING:
     from shoal.hosts.base import Connection, Transport
 
-__all__ = ["DEFAULT_FANOUT", "AsyncTask", "Interrupted"]
+__all__ = ["DEFAULT_FANOUT", "AsyncTask"]
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,6 @@ RESERVED_FILES = 64
 
 #: What one node does once connected; returns the node's return code.
 Action = Callable[["Connection", "_Capture"], Awaitable[int]]
-
-
-class Interrupted(HostError):
-    """The task was interrupted before this node finished."""
-
-    def __init__(self, node: str) -> None:
-        super().__init__(node, INTERRUPTED)
 
 
 class AsyncTask:
@@ -286,10 +279,9 @@ class AsyncTask:
             self._fail(result, capture, exc, origin)
             if isinstance(exc, ConnectError):
                 self._drop(node)
-        except Exception as exc:
-            log.debug("unexpected error on %s", node, exc_info=True)
-            self._fail(result, capture, ConnectError(
-                node, f"unexpected error: {type(exc).__name__}: {exc}"), origin)
+        except Exception as exc:  # a bug in shoal, not the node's fault: say so, loudly
+            log.error("internal error on %s", node, exc_info=True)
+            self._fail(result, capture, InternalError(node, exc), origin)
             self._drop(node)
         else:
             capture.flush(result)
