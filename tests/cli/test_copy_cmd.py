@@ -9,38 +9,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from support.cli import shoal
 
-from shoal.cli import main
 from shoal.testbed import Testbed
 
 BIN = Path(sys.executable).parent
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """How one run ended: exit status and stderr lines, sorted."""
-
-    status: int
-    err: list[str]
-
-
-def shoal(*args: str) -> Outcome:
-    """``shoal ARGS`` through its real entry point, in this process."""
-    argv, status = sys.argv, 0
-    with CliRunner().isolation() as (_, err, _):
-        sys.argv = ["shoal", *args]
-        try:
-            main()
-        except SystemExit as exc:
-            status = int(exc.code or 0)
-        finally:
-            sys.argv = argv
-    return Outcome(status, sorted(err.getvalue().decode().splitlines()))
+def err_lines(*args: str) -> tuple[int, list[str]]:
+    """``shoal ARGS``: exit status and stderr lines, sorted."""
+    got = shoal(*args)
+    return got.status, sorted(got.err.decode().splitlines())
 
 
 def clush(config: Path, *args: str) -> int:
@@ -62,9 +44,9 @@ def test_a_refused_copy_exits_as_clush_and_says_why_per_node(
     source = tmp_path / "app.conf"
     source.write_text("x\n")
     args = [*options, "-w", nodes, "-c", str(source), "--dest", "/nonexistent/dir"]
-    got = shoal("run", "-F", str(testbed.ssh_config), *args)
-    assert got.status == clush(testbed.ssh_config, *args)
-    assert got.err == sorted(
+    status, err = err_lines("run", "-F", str(testbed.ssh_config), *args)
+    assert status == clush(testbed.ssh_config, *args)
+    assert err == sorted(
         [f"{node}: copy to /nonexistent/dir failed: no such file or directory" for node in refused]
         + [f"shoal: {node}: exited with exit code 1" for node in refused]
         + [f"shoal: {node}: connection refused" for node in down])
@@ -74,6 +56,7 @@ def test_rcopy_without_dest_is_refused(testbed: Testbed, tmp_path: Path) -> None
     # clush writes beside the source path: as root, /etc/hostname.node1
     source = tmp_path / "hostname"
     source.write_text("x\n")
-    got = shoal("copy", "-F", str(testbed.ssh_config), "-w", "node1", "--rcopy", str(source))
-    assert got == Outcome(2, ["shoal: --rcopy needs --dest DIR: the folder the copies go to"])
+    assert err_lines("copy", "-F", str(testbed.ssh_config), "-w", "node1", "--rcopy",
+                     str(source)) == (2, ["shoal: --rcopy needs --dest DIR: the folder the "
+                                          "copies go to"])
     assert [p.name for p in tmp_path.iterdir()] == ["hostname"]
