@@ -127,7 +127,7 @@ def select_nodes(args: RunArgs) -> NodeSet:
 def read_node_file(text: str, source: str) -> NodeSet:
     """The nodes of a host file: one node set per line, ``#`` to the end of a line a comment.
 
-    >>> str(read_node_file("web[1-3]  # the front\n\n# db\ndb1,db2\n", "hosts"))
+    >>> str(read_node_file("web[1-3]  # the front\\n\\n# db\\ndb1,db2\\n", "hosts"))
     'db[1-2],web[1-3]'
 
     :raises ConfigError: a line is not a node set; names ``source`` and the line.
