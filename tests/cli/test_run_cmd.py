@@ -28,9 +28,9 @@ from support.gates import Gate, Signal
 
 from shoal.cli import main
 from shoal.cli.progress import Progress
-from shoal.cli.run_args import parse_ssh_options
 from shoal.engine import Exited, Failed, Started
 from shoal.errors import HostError, UsageError
+from shoal.hosts import ConnectOptions
 from shoal.nodeset import groups
 from shoal.testbed import Testbed
 
@@ -346,7 +346,7 @@ def test_unknown_group_names_the_group(groupsconf: Path) -> None:
 )
 def test_ssh_options_errors_name_the_text(text: str, message: str) -> None:
     with pytest.raises(UsageError) as exc:
-        parse_ssh_options(text)
+        ConnectOptions.from_ssh_options(text)
     assert str(exc.value).startswith(f'ssh options "{text}": ')
     assert message in str(exc.value)
     assert message in str(exc.value)
