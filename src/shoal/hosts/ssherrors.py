@@ -85,5 +85,6 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         text = os.strerror(exc.errno) if exc.errno is not None and exc.errno > 0 else exc.strerror
         if text:
-            return text[0].lower() + text[1:]  # socket.gaierror: "Name or service not known"
+            text = text[0].lower() + text[1:]  # socket.gaierror: "Name or service not known"
+            return f"{text}: {exc.filename}" if exc.filename else text
     return str(exc) or type(exc).__name__
