@@ -1,7 +1,8 @@
 """Reaching nodes: the transport contract and its implementations.
 
 Layer 2: imports :mod:`shoal.errors` and :mod:`shoal.nodeset` only. asyncssh is imported
-by the SSH transport module alone, so code that never opens an SSH link never loads it.
+by the SSH transport's modules alone (``ssh`` and its ``sshoptions`` and ``ssherrors``),
+so code that never opens an SSH link never loads it.
 """
 
 from __future__ import annotations
