@@ -469,3 +469,11 @@ def test_ssh_errors_prefer_the_policy_s_host_key_error() -> None:
     mapped = _raised(asyncssh.HostKeyNotVerifiable("not trusted"), refused_key=lambda: policy)
     assert mapped is policy
     assert isinstance(mapped.__cause__, asyncssh.HostKeyNotVerifiable)
+
+
+def test_a_proxyjump_loop_is_an_error_not_a_hang(testbed: Testbed, tmp_path: Path) -> None:
+    cfg = config(testbed, tmp_path / "cfg", "Host behind\n    ProxyJump gw1\n"
+                 "Host gw1\n    ProxyJump gw2\nHost gw2\n    ProxyJump gw1\n")
+    with pytest.raises(ConnectError) as caught:
+        echo(SSHTransport(ConnectOptions(ssh_config=cfg)), "behind")
+    assert str(caught.value) == "behind: via gw1: via gw2: ProxyJump loops: gw1 -> gw2 -> gw1"

@@ -110,14 +110,18 @@ class SSHTransport(Transport):
 
     async def _open(self, node: str, user: str | None = None, port: int | None = None,
                     tunnel: asyncssh.SSHClientConnection | None = None,
-                    ) -> asyncssh.SSHClientConnection:
-        """Connect to ``node`` as its config says (through ``tunnel``, the hops before it)."""
+                    through: tuple[str, ...] = ()) -> asyncssh.SSHClientConnection:
+        """Connect to ``node`` as its config says, or through ``tunnel`` (the hops before it).
+
+        ``through`` holds the ProxyJump specs being opened on the way to ``node``: a spec
+        met again is a loop in the config, an error rather than a wait on itself.
+        """
         with ssh_errors(node, "ssh config"):  # unreadable or malformed config files
             settings = self._settings_for(node, user, port)
         client = _Client(node, self.host_keys, settings.known_hosts, settings.host_key_mode)
         spec = settings.options.tunnel
         if tunnel is None and isinstance(spec, str):
-            tunnel = await self._jump(spec, node)
+            tunnel = await self._jump(spec, node, through)
         with ssh_errors(node, connect_timeout=settings.connect_timeout,
                         refused_key=client.refused_key_error):
             return await asyncssh.connect(
@@ -127,28 +131,32 @@ class SSHTransport(Transport):
                 connect_timeout=settings.connect_timeout,
                 **({"tunnel": tunnel} if tunnel is not None else {}), **settings.extra)
 
-    async def _jump(self, spec: str, node: str) -> asyncssh.SSHClientConnection:
+    async def _jump(self, spec: str, node: str, through: tuple[str, ...] = (),
+                    ) -> asyncssh.SSHClientConnection:
         """The connection to ProxyJump ``spec`` for ``node``; a failed hop is named.
 
         The error keeps its kind (a host key refused at a hop is a ``HostKeyError`` with
         the fingerprint), its node becomes ``node`` and its reason says ``via HOP``.
         """
+        if spec in through:
+            raise ConnectError(node, f"ProxyJump loops: {' -> '.join((*through, spec))}")
         try:
-            return await self._hop(spec)
+            return await self._hop(spec, (*through, spec))
         except HostError as exc:
             raise _via(exc, node) from exc
 
-    async def _hop(self, spec: str) -> asyncssh.SSHClientConnection:
+    async def _hop(self, spec: str, through: tuple[str, ...]) -> asyncssh.SSHClientConnection:
         """The connection to ProxyJump ``spec``, opened once and shared by the nodes behind it."""
         opening = self._jumps.get(spec)
         if opening is None or (opening.done() and (
                 opening.cancelled() or opening.exception() is not None
                 or opening.result().is_closed())):
-            opening = asyncio.ensure_future(self._open_jump(spec))
+            opening = asyncio.ensure_future(self._open_jump(spec, through))
             self._jumps[spec] = opening
         return await asyncio.shield(opening)
 
-    async def _open_jump(self, spec: str) -> asyncssh.SSHClientConnection:
+    async def _open_jump(self, spec: str, through: tuple[str, ...],
+                         ) -> asyncssh.SSHClientConnection:
         """Open the last hop of ``spec`` (``[user@]host[:port]``, comma-separated) through the rest.
 
         Each hop is opened as a node is (its config, host-key policy, keys and timeout),
@@ -159,8 +167,8 @@ class SSHTransport(Transport):
         host, _, port = hostport.partition(":")
         if port and not port.isdigit():
             raise ConnectError(host, f'ProxyJump "{spec}": "{port}" is not a port number')
-        via = await self._hop(",".join(before)) if before else None
-        return await self._open(host, user or None, int(port) if port else None, via)
+        via = await self._hop(",".join(before), through) if before else None
+        return await self._open(host, user or None, int(port) if port else None, via, through)
 
     async def close(self) -> None:
         """Close ProxyJump connections and remove the file that holds the ``-o`` options."""
