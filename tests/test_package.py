@@ -15,8 +15,111 @@ import pytest
 SRC = Path(__file__).resolve().parent.parent / "src" / "shoal"
 
 #: Layers bottom to top (DESIGN.md). A layer may import itself and the ones before it.
-LAYERS = ["nodeset", "testbed", "hosts", "engine", "tree", "deploy", "shell", "cli"]
+LAYERS = ["nodeset", "hosts", "engine", "tree", "deploy", "shell", "cli"]
 PRESENT = [name for name in LAYERS if (SRC / name / "__init__.py").exists()]
+#: Beside the layers: may import any of them, and none of them imports it.
+LEAVES = ["testbed"]
+
+
+def _module_name(path: Path) -> str:
+    parts = ["shoal", *path.relative_to(SRC).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+#: every module of the package, by dotted name
+MODULES = {_module_name(p): p for p in SRC.rglob("*.py")}
+
+
+def _imports(name: str) -> set[str]:
+    """The shoal modules ``name`` imports anywhere in its text: at the top, in functions,
+    under ``TYPE_CHECKING`` (``from a import b`` counts ``a``, and ``a.b`` if a module)."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        found.update(t for t in targets if t in MODULES and t != name)
+    return found
+
+
+GRAPH = {name: _imports(name) for name in MODULES}
+
+
+def _layer(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS + LEAVES else None
+
+
+def test_no_module_imports_a_higher_layer_or_a_leaf_anywhere() -> None:
+    offences = []
+    for module, imported in sorted(GRAPH.items()):
+        if module == "shoal":  # the package's face: it names the entry points of layers
+            continue
+        mine = _layer(module)
+        for target in sorted(imported):
+            theirs = _layer(target)
+            if theirs is None or theirs == mine or mine in LEAVES:
+                continue
+            if theirs in LEAVES or mine is None or LAYERS.index(theirs) > LAYERS.index(mine):
+                offences.append(f"{module} imports {target}")
+    assert offences == []
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycles_counting_function_level_imports() -> None:
+    # A package importing its own submodules is its public face, not a cycle; a
+    # submodule importing its package back (to reach a sibling) is.
+    graph = {m: {t for t in ts
+                 if not (t.startswith(m + ".") and MODULES[m].name == "__init__.py")}
+             for m, ts in GRAPH.items()}
+    assert _cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
 def _modules_after_import(module: str) -> list[str]:

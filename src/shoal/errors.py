@@ -20,7 +20,9 @@ traceback, and exits 2 for bad usage or input, 1 for a failure.
         │   ├── AuthError                     it refused our credentials
         │   └── HostKeyError                  .fingerprint: unknown or changed host key
         ├── CommandTimeout (also TimeoutError) .timeout: the command outlived -u
-        └── CommandFailed                     .rc .stdout .stderr: check=True and rc != 0
+        ├── CommandFailed                     .rc .stdout .stderr: check=True and rc != 0
+        ├── Interrupted                       the task was interrupted (Ctrl-C) first
+        └── InternalError                     a fault in shoal itself; traceback in the log
 
 This module is a bottom module: it imports nothing from shoal.
 """
@@ -36,6 +38,8 @@ __all__ = [
     "GroupSourceError",
     "HostError",
     "HostKeyError",
+    "InternalError",
+    "Interrupted",
     "NodeSetParseError",
     "RangeSetParseError",
     "ShoalError",
@@ -141,6 +145,33 @@ class CommandFailed(HostError):
         detail = stderr.decode("utf-8", "replace").strip().splitlines()
         tail = f": {detail[-1]}" if detail else ""
         super().__init__(node, f'command "{command}" exited with {rc}{tail}')
+
+
+class Interrupted(HostError):
+    """The task was interrupted (Ctrl-C, :meth:`~shoal.engine.AsyncTask.interrupt`) before
+    this node finished.
+
+    >>> str(Interrupted("node7"))
+    'node7: interrupted'
+    """
+
+    def __init__(self, node: str) -> None:
+        super().__init__(node, "interrupted")
+
+
+class InternalError(HostError):
+    """Something went wrong inside shoal while it worked on this node: a bug to report.
+
+    The node's result says so (never "unreachable"); the traceback goes to the log.
+
+    >>> str(InternalError("node7", ValueError("bad")))
+    'node7: internal error: ValueError: bad (a bug in shoal: the traceback is in the log)'
+    """
+
+    def __init__(self, node: str, error: BaseException) -> None:
+        self.error = error
+        super().__init__(node, f"internal error: {type(error).__name__}: {error} "
+                               "(a bug in shoal: the traceback is in the log)")
 
 
 class ConfigError(ShoalError, ValueError):

@@ -60,7 +60,10 @@ def test_command_line_wins_and_none_means_not_given(tmp_path: Path) -> None:
 def test_search_order_prefers_xdg_over_etc(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    assert config_paths() == [tmp_path / "shoal" / "shoal.conf", Path("/etc/shoal/shoal.conf")]
+    assert config_paths() == [tmp_path / "shoal" / "shoal.conf", Path("/etc/shoal/shoal.conf"),
+                              tmp_path / "clustershell" / "clush.conf",
+                              Path.home() / ".local/etc/clustershell/clush.conf",
+                              Path("/etc/clustershell/clush.conf")]
     (tmp_path / "shoal").mkdir()
     (tmp_path / "shoal" / "shoal.conf").write_text("[Main]\nfanout: 7\n")
     assert load_config().fanout == 7

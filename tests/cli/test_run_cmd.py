@@ -19,14 +19,12 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from support.cli import Outcome, shoal
 from support.gates import Gate, Signal
 
-from shoal.cli import main
 from shoal.cli.progress import Progress
 from shoal.engine import Exited, Failed, Started
 from shoal.errors import HostError, UsageError
@@ -40,29 +38,6 @@ SEP = "-" * 15
 #: node2 and node4 print other lines and exit 3 (SetEnv in the ssh config).
 ROLE_COMMAND = ("echo common; echo role=$SHOAL_ROLE; echo warn-$SHOAL_ROLE >&2; "
                 "case $SHOAL_ROLE in odd) exit 3;; esac")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How one run ended: exit status, stdout and stderr as bytes."""
-
-    status: int
-    out: bytes
-    err: bytes
-
-
-def shoal(*args: str, stdin: bytes = b"") -> Outcome:
-    """``shoal ARGS`` through its real entry point, in this process."""
-    argv, status = sys.argv, 0
-    with CliRunner().isolation(input=stdin) as (out, err, _):
-        sys.argv = ["shoal", *args]
-        try:
-            main()
-        except SystemExit as exc:
-            status = int(exc.code or 0)
-        finally:
-            sys.argv = argv
-    return Outcome(status, out.getvalue(), err.getvalue())
 
 
 def run(config: Path, *args: str, stdin: bytes = b"") -> Outcome:
@@ -312,8 +287,8 @@ def test_pick_runs_on_n_random_nodes(testbed: Testbed) -> None:
         pytest.param(["-w", "n1", "-x", "n1", "true"],
                      "no node to run on: name some with -w NODES, -g GROUP or -a",
                      id="all-excluded"),
-        pytest.param(["-w", "n1"], "no command given, and the interactive mode needs a "
-                                   "terminal: give a COMMAND", id="no-command-no-terminal"),
+        pytest.param(["-w", "n1", "-n"], "no command given, and -n leaves none to read from "
+                                         "stdin: give a COMMAND", id="no-command-no-stdin"),
         pytest.param(["-w", "n1", "-o", "-X", "true"], 'ssh options "-X": "-X" is not supported '
                      "(use -oKey=Value, -p PORT, -i KEY or -F FILE)", id="bad-ssh-option"),
         pytest.param(["-w", "n1", "--diff", "-L", "true"], "--diff does not go with -L",

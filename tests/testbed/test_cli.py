@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from support.processes import is_running, wait_gone
 
 from shoal import testbed as tb
 from shoal.cli.app import cli
+from shoal.errors import TestbedError
+from shoal.testbed.user import ensure_dedicated_user, remove_dedicated_user
 
 pytestmark = pytest.mark.sshd
 
@@ -45,9 +48,14 @@ def test_up_ssh_down(shared_tmp_path: Path) -> None:
                           stdin=subprocess.DEVNULL, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
 
-    again = shoal("testbed", "up", "--nodes", "5", "--dir", str(directory))
+    again = shoal("testbed", "up", "--dir", str(directory))
     assert again.stdout.splitlines() == [f"a testbed is already running in {directory}",
                                          *lines[1:]]
+    resized = shoal("testbed", "up", "--nodes", "5", "--dir", str(directory))
+    assert (resized.returncode, resized.stdout) == (1, "")
+    assert resized.stderr == (f"shoal: a testbed with 20 nodes and 4 gateways already runs in "
+                              f"{directory}, not 5 and 4: stop it first "
+                              f"(shoal testbed down --dir {directory})\n")
     status = shoal("testbed", "status", "--dir", str(directory))
     assert (status.returncode, status.stdout.splitlines()) == (0, lines[1:])
 
@@ -98,3 +106,53 @@ def test_help_and_bad_usage() -> None:
     result = runner.invoke(cli, ["testbed", "up", "--nodes", "0"])
     assert result.exit_code == 2
     assert "--nodes" in result.output
+
+
+PURGE_USER = "shoal-purge-test"
+
+
+def test_down_purge_removes_the_account_the_testbed_made(shared_tmp_path: Path) -> None:
+    # Not the suite's own shoal-test account, which the session's testbed is using.
+    remove_dedicated_user(PURGE_USER)
+    entry = ensure_dedicated_user(PURGE_USER)
+    home = Path(entry.pw_dir)
+    directory = shared_tmp_path / "bed"
+    up = shoal("testbed", "up", "--nodes", "2", "--user", PURGE_USER, "--dir", str(directory))
+    assert up.returncode == 0, up.stderr
+    bed = tb.load(directory)
+    assert bed.user == PURGE_USER
+    login = subprocess.run(bed.ssh_command("node1", "id -un"), capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=60, check=False)
+    assert login.stdout == f"{PURGE_USER}\n", login.stderr
+
+    down = shoal("testbed", "down", "--purge", "--dir", str(directory))
+    assert down.returncode == 0, down.stderr
+    assert down.stdout.splitlines() == [f"stopped the testbed in {directory} (sshd pid {bed.pid})",
+                                        f"removed user {PURGE_USER} and its home"]
+    with pytest.raises(KeyError):
+        pwd.getpwnam(PURGE_USER)
+    assert not home.exists()
+    assert remove_dedicated_user(PURGE_USER) is False  # gone already: nothing to do
+
+
+def test_purge_refuses_an_account_the_testbed_did_not_make() -> None:
+    with pytest.raises(TestbedError, match="was not created by the testbed"):
+        remove_dedicated_user("root")
+
+
+def test_account_files_are_written_without_following_links(shared_tmp_path: Path) -> None:
+    remove_dedicated_user(PURGE_USER)
+    entry = ensure_dedicated_user(PURGE_USER)
+    try:
+        victim = shared_tmp_path / "victim"
+        victim.write_text("precious\n")
+        profile = Path(entry.pw_dir) / ".profile"
+        profile.unlink()
+        profile.symlink_to(victim)  # what the account itself could plant in its home
+        ensure_dedicated_user(PURGE_USER)
+        assert victim.read_text() == "precious\n"
+        assert victim.stat().st_uid == 0
+        assert not profile.is_symlink() and profile.read_text() == ""
+        assert profile.stat().st_uid == entry.pw_uid
+    finally:
+        remove_dedicated_user(PURGE_USER)

@@ -23,7 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "copy": ("shoal.cli.run_cmd", "copy", "Copy files to or from many nodes (shoal run --copy)."),
     "nodeset": ("shoal.cli.nodeset_cmd", "nodeset", "Fold, expand, count and combine node sets."),
     "run": ("shoal.cli.run_cmd", "run", "Run a command on many nodes at once, like clush."),
-    "testbed": ("shoal.cli.testbed_cmd", "testbed", "Run a loopback sshd with N node aliases."),
+    "testbed": ("shoal.testbed.command", "testbed", "Run a loopback sshd with N node aliases."),
 }
 
 #: errors caused by what the user typed or wrote: exit status 2, like usage errors.

@@ -4,8 +4,14 @@ An INI file with one ``[Main]`` section, searched in order, the first that exist
 
 1. ``$XDG_CONFIG_HOME/shoal/shoal.conf`` (default ``~/.config/shoal/shoal.conf``)
 2. ``/etc/shoal/shoal.conf``
+3. clush's own ``clush.conf``: ``$XDG_CONFIG_HOME/clustershell/clush.conf``,
+   ``~/.local/etc/clustershell/clush.conf``, ``/etc/clustershell/clush.conf``
 
 ``--conf FILE`` names another file; options on the command line win over the file.
+``#`` after a space starts a comment, at the end of a line too. In a ``clush.conf`` (a
+file of that name), clush's settings that shoal does not use (``history_size``,
+``ssh_path``, ``confdir``, ``[mode:…]`` sections…) are skipped, with one warning that
+lists them.
 
 Keys (clush.conf's names, so a clush.conf can be copied over)::
 
@@ -42,7 +48,7 @@ from shoal.errors import ConfigError
 from shoal.hosts.base import UNSET, Unset
 from shoal.hosts.choose import TRANSPORTS
 
-__all__ = ["COLORS", "RunConfig", "config_paths", "load_config"]
+__all__ = ["CLUSH_ONLY_KEYS", "COLORS", "RunConfig", "config_paths", "load_config"]
 
 COLORS = ("auto", "never", "always")
 
@@ -64,6 +70,8 @@ class RunConfig:
     maxrc: bool = False
     fd_max: int = 8192
     source: str | None = None  #: the file these settings were read from, if any
+    #: warnings about the file, one line each (the clush settings shoal skipped)
+    warnings: tuple[str, ...] = ()
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with ``changes`` applied, skipping those that are None (not given)."""
@@ -71,10 +79,20 @@ class RunConfig:
         return dataclasses.replace(self, **given)
 
 
+#: clush.conf's keys that shoal has no use for: skipped, with a warning, in a clush.conf.
+CLUSH_ONLY_KEYS = frozenset({
+    "command_prefix", "confdir", "history_size", "password_prompt", "rcp_path",
+    "rsh_options", "rsh_path", "scp_options", "scp_path", "ssh_path",
+})
+
+
 def config_paths() -> list[Path]:
-    """Where ``shoal.conf`` is looked for, first match wins."""
+    """Where ``shoal.conf`` is looked for, first match wins; then clush's ``clush.conf``."""
     xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return [Path(xdg) / "shoal" / "shoal.conf", Path("/etc/shoal/shoal.conf")]
+    return [Path(xdg) / "shoal" / "shoal.conf", Path("/etc/shoal/shoal.conf"),
+            Path(xdg) / "clustershell" / "clush.conf",
+            Path.home() / ".local" / "etc" / "clustershell" / "clush.conf",
+            Path("/etc/clustershell/clush.conf")]
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -163,7 +181,8 @@ def load_config(path: str | Path | None = None) -> RunConfig:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(str(path), None, f"cannot read: {exc.strerror}") from exc
-    parser = configparser.ConfigParser(interpolation=None)
+    clush = path.name == "clush.conf"
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#",))
     try:
         parser.read_string(text, source=str(path))
     except configparser.MissingSectionHeaderError as exc:
@@ -175,13 +194,19 @@ def load_config(path: str | Path | None = None) -> RunConfig:
         line = getattr(exc, "lineno", None)
         reason = exc.message.splitlines()[0] if hasattr(exc, "message") else str(exc)
         raise ConfigError(str(path), line, reason) from exc
+    skipped: list[tuple[int, str]] = []  # (line, what)
     for section in parser.sections():
-        if section != "Main":
+        if clush and section.startswith("mode:"):
+            skipped.append((_section_line(text, section) or 0, f"[{section}]"))
+        elif section != "Main":
             raise ConfigError(str(path), _section_line(text, section),
                               f'unknown section "[{section}]"; shoal.conf has only [Main]')
     values: dict[str, Any] = {}
     if parser.has_section("Main"):
         for key, raw in parser.items("Main"):
+            if clush and key in CLUSH_ONLY_KEYS:
+                skipped.append((_line_of(text, key) or 0, key))
+                continue
             if key not in _KEYS:
                 known = ", ".join(sorted(_KEYS))
                 raise ConfigError(str(path), _line_of(text, key),
@@ -192,7 +217,10 @@ def load_config(path: str | Path | None = None) -> RunConfig:
             except ValueError as exc:
                 raise ConfigError(str(path), _line_of(text, key),
                                   f'{key} "{raw.strip()}": {exc}') from exc
-    return RunConfig(source=str(path), **values)
+    listed = ", ".join(f"{what} (line {line})" for line, what in sorted(skipped))
+    warnings = (f"{path}: skipped clush settings that shoal does not use: {listed}",
+                ) if skipped else ()
+    return RunConfig(source=str(path), warnings=warnings, **values)
 
 
 def _section_line(text: str, section: str) -> int | None:

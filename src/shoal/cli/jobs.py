@@ -15,7 +15,11 @@ from shoal.cli.run_args import RunArgs
 from shoal.errors import UsageError
 from shoal.nodeset import NodeSet
 
-__all__ = ["Job", "make_job"]
+__all__ = ["STDIN_SCRIPT", "Job", "make_job"]
+
+#: What runs on each node when the commands come on stdin: the login user's shell, reading
+#: them (clush runs ssh with no command, which does the same).
+STDIN_SCRIPT = 'exec "${SHELL:-/bin/sh}" -s'
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,7 @@ class Job:
 def _stdin_data(args: RunArgs) -> bytes | None:
     """All of stdin when it is neither a terminal nor empty (clush forwards it), else None."""
     stream = sys.stdin.buffer
-    if args.nostdin or stream.isatty():
+    if args.nostdin or "-" in args.nodes or stream.isatty():  # -w -: stdin held the nodes
         return None
     return stream.read() or None
 
@@ -60,7 +64,10 @@ def _rcopy_job(args: RunArgs) -> Job:
 def make_job(args: RunArgs) -> Job | None:
     """What ``args`` asks every node to do; None for the interactive mode.
 
-    :raises UsageError: a copy names no file, or there is no command and no terminal.
+    With no command and stdin not a terminal, stdin is a script that each node's shell
+    reads (``echo uptime | shoal run -w …``), as with clush.
+
+    :raises UsageError: a copy names no file, or there is no command and ``-n``.
     """
     if (args.copy or args.rcopy) and not args.args:
         raise UsageError("--copy and --rcopy need at least one file to copy")
@@ -72,8 +79,13 @@ def make_job(args: RunArgs) -> Job | None:
         command = " ".join(args.args)
         stdin = _stdin_data(args)
         return Job(lambda task: task.run(command, stdin=stdin))
-    if not sys.stdin.buffer.isatty():
-        raise UsageError("no command given, and the interactive mode needs a terminal: "
+    if sys.stdin.buffer.isatty():
+        return None
+    if args.nostdin or "-" in args.nodes:
+        why = "-n" if args.nostdin else "-w - (nodes from stdin)"
+        raise UsageError(f"no command given, and {why} leaves none to read from stdin: "
                          "give a COMMAND")
-    return None
+    # As clush: commands piped in with no COMMAND are a script for each node's shell.
+    script = sys.stdin.buffer.read()
+    return Job(lambda task: task.run(STDIN_SCRIPT, stdin=script))
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from shoal.cli.config import RunConfig, load_config
 from shoal.cli.display import Display
-from shoal.errors import UsageError
+from shoal.errors import ConfigError, NodeSetParseError, UsageError
 from shoal.hosts import ConnectOptions
 from shoal.nodeset import NodeSet
 from shoal.nodeset.nodeset import NO_GROUPS
 
-__all__ = ["RunArgs", "connect_options", "make_display", "select_nodes", "settings",
-           "use_groups"]
+__all__ = ["RunArgs", "connect_options", "make_display", "read_node_file", "select_nodes",
+           "settings", "use_groups"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class RunArgs:
     """What the command line gave ``shoal run``; None or False: not given."""
 
     nodes: tuple[str, ...]
+    hostfile: tuple[str, ...]
     exclude: tuple[str, ...]
     group: tuple[str, ...]
     exgroup: tuple[str, ...]
@@ -97,12 +98,18 @@ def _groups(names: tuple[str, ...]) -> NodeSet:
 
 
 def select_nodes(args: RunArgs) -> NodeSet:
-    """The nodes to run on: ``-w``, ``-g`` and ``-a``, less ``-x`` and ``-X``, then ``--pick``.
+    """The nodes to run on: ``-w``, ``--hostfile``, ``-g`` and ``-a``, less ``-x`` and ``-X``,
+    then ``--pick``. ``-w -`` reads node sets from stdin, as a host file.
 
     :raises NodeSetParseError: a node set is malformed or names an unknown group.
-    :raises UsageError: no node is left.
+    :raises ConfigError: a line of a host file is (names the file and the line).
+    :raises UsageError: no node is left, or a host file cannot be read.
     """
-    nodes = NodeSet.fromlist(args.nodes)
+    nodes = NodeSet.fromlist([n for n in args.nodes if n != "-"])
+    if "-" in args.nodes:
+        nodes.update(read_node_file(sys.stdin.read(), "stdin"))
+    for path in args.hostfile:
+        nodes.update(read_node_file(_read_text(path), path))
     nodes.update(_groups(args.group))
     if args.all_nodes:
         nodes.update(NodeSet.fromall())
@@ -113,6 +120,33 @@ def select_nodes(args: RunArgs) -> NodeSet:
     if args.pick is not None and args.pick < len(nodes):
         nodes = NodeSet.fromlist(random.sample(list(nodes), args.pick))
     return nodes
+
+
+def read_node_file(text: str, source: str) -> NodeSet:
+    """The nodes of a host file: one node set per line, ``#`` to the end of a line a comment.
+
+    >>> str(read_node_file("web[1-3]  # the front\n\n# db\ndb1,db2\n", "hosts"))
+    'db[1-2],web[1-3]'
+
+    :raises ConfigError: a line is not a node set; names ``source`` and the line.
+    """
+    nodes = NodeSet()
+    for number, line in enumerate(text.splitlines(), 1):
+        expression = line.split("#", 1)[0].strip()
+        if expression:
+            try:
+                nodes.update(NodeSet(expression))
+            except NodeSetParseError as exc:
+                raise ConfigError(source, number, str(exc)) from exc
+    return nodes
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as file:
+            return file.read()
+    except OSError as exc:
+        raise UsageError(f"host file {path}: cannot read: {exc.strerror}") from exc
 
 
 def connect_options(args: RunArgs, config: RunConfig) -> ConnectOptions:

@@ -57,6 +57,8 @@ def execute(args: RunArgs) -> int:
     layout = Layout.from_args(args)
     job = make_job(args)
     display = make_display(args, config)
+    for warning in config.warnings:
+        display.note(f"warning: {warning}")
     raise_nofile_limit(config.fd_max)  # as clush; the engine raises it further if a run needs
     transport = make_transport(config.transport, connect_options(args, config))
     task = AsyncTask(nodes, transport, fanout=config.fanout,
@@ -74,7 +76,9 @@ def execute(args: RunArgs) -> int:
 
 _SELECT_AND_SHOW_OPTIONS = [
     click.option("-w", "nodes", multiple=True, metavar="NODES",
-                 help="Nodes to run on (repeatable)."),
+                 help="Nodes to run on (repeatable; -w - reads them from stdin)."),
+    click.option("--hostfile", "--machinefile", "hostfile", multiple=True, metavar="FILE",
+                 help="Nodes to run on, one node set per line (repeatable)."),
     click.option("-x", "exclude", multiple=True, metavar="NODES", help="Leave these nodes out."),
     click.option("-g", "--group", multiple=True, metavar="GROUP",
                  help="Run on the nodes of GROUP."),

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from shoal.engine.blocking import Task
 from shoal.engine.events import Event, Exited, Failed, Handler, Output, Started, Stream
-from shoal.engine.results import INTERRUPTED, NodeResult, Status, TaskResult
-from shoal.engine.task import DEFAULT_FANOUT, AsyncTask, Interrupted
+from shoal.engine.results import NodeResult, Status, TaskResult
+from shoal.engine.task import DEFAULT_FANOUT, AsyncTask
+from shoal.errors import Interrupted
 
 __all__ = [
     # tasks
@@ -26,7 +27,6 @@ __all__ = [
     "Started",
     "Stream",
     # results
-    "INTERRUPTED",
     "NodeResult",
     "Status",
     "TaskResult",

@@ -2,12 +2,14 @@
 
 Each call runs on shoal's one background event loop (:mod:`shoal._loop`), which owns the
 connections, so a second ``run`` reuses what the first one opened. Handlers are called
-on that loop's thread.
+on that loop's thread; the caller's context variables go with each call. Ctrl-C during a
+call interrupts it and returns once its nodes are stopped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import queue
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +17,7 @@ from shoal import _loop
 from shoal.engine.task import DEFAULT_FANOUT, AsyncTask
 
 if TYPE_CHECKING:
-    from shoal.engine.events import Handler
+    from shoal.engine.events import Event, Handler
     from shoal.engine.results import TaskResult
     from shoal.hosts.base import Transport
     from shoal.nodeset import NodeSet
@@ -51,18 +53,49 @@ class Task:
     def run(self, command: str, *, stdin: bytes | None = None, timeout: float | None = None,
             nodes: NodeSet | str | None = None) -> TaskResult:
         """Run ``command`` on every node; see :meth:`AsyncTask.run`."""
-        return _loop.run(self.task.run(command, stdin=stdin, timeout=timeout, nodes=nodes))
+        return _loop.run(self.task.run(command, stdin=stdin, timeout=timeout, nodes=nodes),
+                         "AsyncTask.run")
 
     def copy(self, sources: Sequence[Path | str], dest: str | None = None, *,
              preserve: bool = False, nodes: NodeSet | str | None = None) -> TaskResult:
         """Copy local files to every node; see :meth:`AsyncTask.copy`."""
-        return _loop.run(self.task.copy(sources, dest, preserve=preserve, nodes=nodes))
+        return _loop.run(self.task.copy(sources, dest, preserve=preserve, nodes=nodes),
+                         "AsyncTask.copy")
 
     def rcopy(self, sources: Sequence[str], dest: Path | str, *, preserve: bool = False,
               nodes: NodeSet | str | None = None) -> TaskResult:
         """Copy remote files from every node; see :meth:`AsyncTask.rcopy`."""
-        return _loop.run(self.task.rcopy(sources, dest, preserve=preserve, nodes=nodes))
+        return _loop.run(self.task.rcopy(sources, dest, preserve=preserve, nodes=nodes),
+                         "AsyncTask.rcopy")
+
+    def stream(self, command: str, *, stdin: bytes | None = None,
+               timeout: float | None = None) -> Iterator[Event]:
+        """Run ``command`` and yield its events as they happen; see :meth:`AsyncTask.stream`.
+
+        Leaving the loop early (``break``, an exception, Ctrl-C) interrupts the command and
+        waits until its nodes are stopped.
+        """
+        events: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
+
+        async def pump() -> None:
+            try:
+                async for event in self.task.stream(command, stdin=stdin, timeout=timeout):
+                    events.put(event)
+            finally:
+                events.put(None)
+
+        pumping = _loop.submit(pump(), "AsyncTask.stream")
+        try:
+            while (event := events.get()) is not None:
+                yield event
+            pumping.result()  # what the run raised, if it raised
+        finally:
+            pumping.cancel()
+
+    def interrupt(self) -> None:
+        """Stop the action under way; see :meth:`AsyncTask.interrupt`. Safe from any thread."""
+        _loop.call_soon(self.task.interrupt)
 
     def close(self) -> None:
         """Close every connection."""
-        _loop.run(self.task.close())
+        _loop.run(self.task.close(), "AsyncTask.close")

@@ -10,17 +10,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from shoal.errors import CommandTimeout, HostError
+from shoal.errors import CommandTimeout, HostError, InternalError, Interrupted
 from shoal.nodeset import NodeSet
 
-__all__ = ["INTERRUPTED", "NodeResult", "Status", "TaskResult"]
-
-#: The reason of a node stopped by :meth:`~shoal.engine.AsyncTask.interrupt`.
-INTERRUPTED = "interrupted"
+__all__ = ["NodeResult", "Status", "TaskResult"]
 
 #: How a node ended: its command ran (whatever its return code), its command ran past the
-#: timeout, the node could not be reached / was lost, or the task was interrupted first.
-Status = Literal["ok", "timeout", "unreachable", "interrupted"]
+#: timeout, the node could not be reached / was lost, the task was interrupted first, or
+#: shoal itself failed (a bug: :class:`~shoal.errors.InternalError`).
+Status = Literal["ok", "timeout", "unreachable", "interrupted", "internal"]
 
 
 @dataclass(slots=True)
@@ -48,7 +46,11 @@ class NodeResult:
             return "ok"
         if isinstance(self.error, CommandTimeout):
             return "timeout"
-        return "interrupted" if self.error.reason == INTERRUPTED else "unreachable"
+        if isinstance(self.error, Interrupted):
+            return "interrupted"
+        if isinstance(self.error, InternalError):
+            return "internal"
+        return "unreachable"
 
     @property
     def ok(self) -> bool:

@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shoal.engine.events import Event, Exited, Failed, Handler, Output, Started, Stream
-from shoal.engine.results import INTERRUPTED, NodeResult, TaskResult
-from shoal.errors import ConnectError, HostError, UsageError
+from shoal.engine.results import NodeResult, TaskResult
+from shoal.errors import ConnectError, HostError, InternalError, Interrupted, UsageError
 from shoal.hosts.limits import raise_nofile_limit
 from shoal.nodeset import NodeSet
 
 if TYPE_CHECKING:
     from shoal.hosts.base import Connection, Transport
 
-__all__ = ["DEFAULT_FANOUT", "AsyncTask", "Interrupted"]
+__all__ = ["DEFAULT_FANOUT", "AsyncTask"]
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,6 @@ RESERVED_FILES = 64
 
 #: What one node does once connected; returns the node's return code.
 Action = Callable[["Connection", "_Capture"], Awaitable[int]]
-
-
-class Interrupted(HostError):
-    """The task was interrupted before this node finished."""
-
-    def __init__(self, node: str) -> None:
-        super().__init__(node, INTERRUPTED)
 
 
 class AsyncTask:
@@ -177,8 +170,9 @@ class AsyncTask:
             runner.result()
         finally:
             self.handlers.remove(queue.put_nowait)
-            if not runner.done():
-                runner.cancel()
+            if not runner.done():  # left early: stop the nodes and wait until they are
+                self.interrupt()
+                await asyncio.gather(runner, return_exceptions=True)
 
     def interrupt(self) -> None:
         """Stop the action under way: nodes not finished end with an ``interrupted`` error.
@@ -252,8 +246,10 @@ class AsyncTask:
             # cancelling the caller instead propagates out of gather.
             await asyncio.gather(*self._workers, return_exceptions=True)
         finally:
+            # cancelled from outside: stop the workers and wait until their nodes stopped
             for worker_task in self._workers:
                 worker_task.cancel()
+            await asyncio.gather(*self._workers, return_exceptions=True)
             self._workers = []
         if self._closing:
             await asyncio.gather(*self._closing)
@@ -283,10 +279,9 @@ class AsyncTask:
             self._fail(result, capture, exc, origin)
             if isinstance(exc, ConnectError):
                 self._drop(node)
-        except Exception as exc:
-            log.debug("unexpected error on %s", node, exc_info=True)
-            self._fail(result, capture, ConnectError(
-                node, f"unexpected error: {type(exc).__name__}: {exc}"), origin)
+        except Exception as exc:  # a bug in shoal, not the node's fault: say so, loudly
+            log.error("internal error on %s", node, exc_info=True)
+            self._fail(result, capture, InternalError(node, exc), origin)
             self._drop(node)
         else:
             capture.flush(result)

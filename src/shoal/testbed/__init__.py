@@ -10,8 +10,10 @@ One implementation serves three ways: this Python API, the ``testbed`` pytest fi
 
 Modules: :mod:`~shoal.testbed.config` writes the configuration text (pure),
 :mod:`~shoal.testbed.tools` finds the OpenSSH programs, :mod:`~shoal.testbed.user` makes
-the login account ready and :mod:`~shoal.testbed.sshd` runs the server. Layer: imports
-only :mod:`shoal.errors` and :mod:`shoal.nodeset`.
+the login account ready, :mod:`~shoal.testbed.sshd` runs the server and
+:mod:`~shoal.testbed.command` is ``shoal testbed``. A leaf beside the layers: it may
+import them (today :mod:`shoal.errors` and :mod:`shoal.nodeset`); no product layer imports
+it (the command line names its command module in a table, loaded on use).
 """
 
 from __future__ import annotations

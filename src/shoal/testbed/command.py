@@ -14,6 +14,7 @@ import click
 
 from shoal import testbed as tb
 from shoal.errors import TestbedError
+from shoal.testbed.user import LOGIN_USER, remove_dedicated_user
 
 _DIR = click.option(
     "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -23,7 +24,7 @@ _DIR = click.option(
 def _describe(bed: tb.Testbed, directory: Path) -> None:
     """Print where the testbed is and a command to try it, one fact per line."""
     config = shlex.quote(str(bed.ssh_config))
-    where = "" if directory == tb.default_directory() else f" --dir {shlex.quote(str(directory))}"
+    where = _dir_option(directory)
     click.echo(f"sshd        {bed.host}:{bed.port} (pid {bed.pid}), logging in as {bed.user}")
     click.echo(f"nodes       {bed.nodeset} ({len(bed.nodes)})")
     if bed.gateways:
@@ -43,36 +44,65 @@ def testbed() -> None:
               help="Number of node aliases.")
 @click.option("--gateways", type=click.IntRange(min=0), default=4, show_default=True,
               help="Number of gateway aliases.")
+@click.option("--user", metavar="NAME", default=None,
+              help=f"Account to log in as (default: {LOGIN_USER} as root, else you).")
 @_DIR
-def up(nodes: int, gateways: int, directory: Path | None) -> None:
+def up(nodes: int, gateways: int, user: str | None, directory: Path | None) -> None:
     """Start the testbed, or show the one already running there."""
     directory = (directory or tb.default_directory()).absolute()
     try:
         bed = tb.load(directory)
     except TestbedError:
-        bed = tb.start(directory, nodes=nodes, gateways=gateways, detach=True)
+        bed = tb.start(directory, nodes=nodes, gateways=gateways, user=user, detach=True)
         click.echo(f"started a testbed in {directory}")
     else:
+        if (len(bed.nodes), len(bed.gateways)) != (nodes, gateways) and _given("nodes",
+                                                                              "gateways"):
+            raise TestbedError(
+                f"a testbed with {len(bed.nodes)} nodes and {len(bed.gateways)} gateways "
+                f"already runs in {directory}, not {nodes} and {gateways}: stop it first "
+                f"(shoal testbed down{_dir_option(directory)})")
         click.echo(f"a testbed is already running in {directory}")
     _describe(bed, directory)
 
 
+def _given(*names: str) -> bool:
+    """Whether any of the options ``names`` was typed (not left at its default)."""
+    ctx = click.get_current_context()
+    return any(ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+               for name in names)
+
+
+def _dir_option(directory: Path) -> str:
+    """`` --dir DIR`` when ``directory`` is not the default one, for commands we suggest."""
+    return "" if directory == tb.default_directory() else f" --dir {shlex.quote(str(directory))}"
+
+
 @testbed.command()
+@click.option("--purge", is_flag=True,
+              help=f"Also remove the login account the testbed created ({LOGIN_USER}).")
 @_DIR
-def down(directory: Path | None) -> None:
-    """Stop the testbed and remove its files."""
+def down(purge: bool, directory: Path | None) -> None:
+    """Stop the testbed and remove its files (--purge: and its login account)."""
     directory = (directory or tb.default_directory()).absolute()
+    user = LOGIN_USER
     try:
         bed = tb.load(directory)
     except TestbedError:
         if not (directory / tb.STATE_FILE).exists():
             click.echo(f"no testbed in {directory}")
-            return
-        tb.stop(directory)
-        click.echo(f"the testbed in {directory} had stopped already; removed its files")
-        return
-    tb.stop(bed)
-    click.echo(f"stopped the testbed in {directory} (sshd pid {bed.pid})")
+        else:
+            tb.stop(directory)
+            click.echo(f"the testbed in {directory} had stopped already; removed its files")
+    else:
+        user = bed.user
+        tb.stop(bed)
+        click.echo(f"stopped the testbed in {directory} (sshd pid {bed.pid})")
+    if purge:
+        if remove_dedicated_user(user):
+            click.echo(f"removed user {user} and its home")
+        else:
+            click.echo(f"no user {user} to remove")
 
 
 @testbed.command()
