@@ -18,6 +18,7 @@ Keys (clush.conf's names, so a clush.conf can be copied over)::
     [Main]
     fanout: 64              # nodes in flight at once
     connect_timeout: 10     # seconds to connect and authenticate; 0 = no limit
+                            # (default: the ssh config's ConnectTimeout, else 10)
     command_timeout: 0      # seconds a command may run; 0 = no limit
     color: auto             # auto, never or always
     ssh_user: admin         # login user, as -l
@@ -44,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from shoal.errors import ConfigError
+from shoal.hosts.base import UNSET, Unset
 from shoal.hosts.choose import TRANSPORTS
 
 __all__ = ["CLUSH_ONLY_KEYS", "COLORS", "RunConfig", "config_paths", "load_config"]
@@ -56,7 +58,7 @@ class RunConfig:
     """Settings of one ``shoal run``, from defaults, then the config file, then options."""
 
     fanout: int = 64
-    connect_timeout: float | None = 10.0
+    connect_timeout: float | Unset | None = UNSET
     command_timeout: float | None = None
     color: str = "auto"
     ssh_user: str | None = None

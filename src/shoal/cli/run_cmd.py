@@ -115,7 +115,8 @@ _COPY_AND_CONNECT_OPTIONS = [
     click.option("-f", "--fanout", type=click.IntRange(min=1), metavar="N",
                  help="Nodes connecting or working at once."),
     click.option("-t", "--connect_timeout", type=click.FloatRange(min=0), metavar="S",
-                 help="Seconds to connect (0: no limit)."),
+                 help="Seconds to connect (0: no limit; default: the ssh config's "
+                      "ConnectTimeout, else 10)."),
     click.option("-u", "--command_timeout", type=click.FloatRange(min=0), metavar="S",
                  help="Seconds a command may run (0: no limit)."),
     click.option("-l", "--user", metavar="USER", help="Log in as USER."),
