@@ -11,12 +11,13 @@ transport runs the commands on this machine, so only the client's cost is measur
 For each: the wall time from spawn to exit, the peak RSS of the shoal process
 (``ru_maxrss`` from ``os.wait4``; its commands, ``head`` and ``tr``, are a few MiB), the
 bytes it wrote to stdout (read and counted by this script, never stored) and the first
-line it wrote to stderr. A run that passes ``--timeout`` is killed and shows as ``>T``.
+line it wrote to stderr. A run that passes ``--timeout`` is killed and shows as ``>T``;
+with ``--repeat N`` each case runs N times and the fastest run is kept.
 
 Run (after ``./bootstrap setup``)::
 
     .venv/bin/python bench/output_bench.py                       # prints the table
-    .venv/bin/python bench/output_bench.py --sizes 16M,64M --nodes 300 --timeout 300
+    .venv/bin/python bench/output_bench.py --sizes 16M,64M --nodes 300 --repeat 3
     .venv/bin/python bench/output_bench.py --shoal /work/main/.venv/bin/shoal   # another build
 """
 
@@ -138,6 +139,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="nodes of the same-output cases; 0 skips them (default: 300)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds before a run is killed (default: 600)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs per case, the fastest kept (default: 1)")
     parser.add_argument("--shoal", default=str(BIN / "shoal"),
                         help="the shoal executable to measure (default: this venv's)")
     return parser.parse_args(argv)
@@ -145,12 +148,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    print(f"{time.strftime('%Y-%m-%d %H:%M')} on {describe()}; {args.shoal}", flush=True)
+    print(f"{time.strftime('%Y-%m-%d %H:%M')} on {describe()}; {args.shoal}; load "
+          f"{os.getloadavg()[0]:.2f}", flush=True)
     rows = []
     for case in cases(args.sizes.split(","), args.nodes):
-        rows.append(run_case(args.shoal, case, args.timeout))
+        runs = [run_case(args.shoal, case, args.timeout) for _ in range(args.repeat)]
+        rows.append(min(runs, key=lambda row: float("inf") if row.wall is None else row.wall))
         print("\n".join(table(rows[-1:], args.timeout)[2:]), flush=True)
-    print()
+    print(f"\nload at the end {os.getloadavg()[0]:.2f}")
     print("\n".join(table(rows, args.timeout)))
 
 

@@ -92,6 +92,13 @@ def test_gathered_output_past_max_output_is_cut_with_a_notice() -> None:
     assert err == b"shoal: n1: output cut at 1 KiB (max_output)\n"
 
 
+def test_output_that_stops_at_max_output_has_no_notice() -> None:
+    events = [Output("n1", "stdout", b"x" * 1024), Output("n1", "stdout", b"\n"),
+              Exited("n1", 0)]
+    out, err = render(Layout(gather=True), events, nodes="n1")
+    assert (out, err) == (SEP + b"\nn1\n" + SEP + b"\n" + b"x" * 1024 + b"\n", b"")
+
+
 def test_by_node_output_is_cut_too_and_notices_fold_nodes() -> None:
     events = [Output("n1", "stdout", b"y" * 1500), Output("n2", "stdout", b"z" * 1500),
               Output("n1", "stdout", b"\n"), Output("n2", "stdout", b"\n"),

@@ -66,7 +66,7 @@ def test_pieces_and_the_rest(data: bytes, pieces: int, rest: bytes | None) -> No
     assert got_rest == rest
 
 
-def test_a_line_ended_right_after_its_pieces_ends_with_an_empty_rest() -> None:
+def test_a_line_in_pieces_always_keeps_its_last_bytes_for_its_end() -> None:
     splitter = Splitter()
     assert splitter.feed(b"x" * (P + 1)) == [b"x" * P]
     assert splitter.feed(b"\n") == [b"x\n"]
@@ -163,6 +163,17 @@ def test_past_max_output_a_node_is_cut_and_the_others_go_on() -> None:
     assert [(str(g.nodes), g.output) for g in gatherer.groups()] == [
         ("n1", b"0123456\n78"), ("n2", b"small\n")]
     assert str(gatherer.cut) == "n1"
+
+
+def test_output_that_stops_at_max_output_is_not_cut() -> None:
+    gatherer = Gatherer(max_output=4)
+    gatherer.add("n1", "stdout", b"abcd")
+    gatherer.add("n1", "stdout", b"\n")  # the newline a task adds to a last line
+    gatherer.add("n2", "stdout", b"abcd\nx")
+    for node in ("n1", "n2"):
+        gatherer.end(node, 0)
+    assert [(str(g.nodes), g.output) for g in gatherer.groups()] == [("n[1-2]", b"abcd\n")]
+    assert str(gatherer.cut) == "n2"
 
 
 def test_a_huge_line_past_max_output_holds_only_the_cap() -> None:

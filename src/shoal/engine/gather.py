@@ -76,11 +76,12 @@ class Splitter:
     ([65536, 65536], b'xxxxx')
     """
 
-    __slots__ = ("_open", "_pending")
+    __slots__ = ("_pending",)
 
     def __init__(self) -> None:
-        self._pending = bytearray()  # the unfinished line, after its pieces given so far
-        self._open = False  # pieces of the unfinished line were given
+        # the unfinished line, after its pieces given so far: a piece is cut only once
+        # more than PIECE_SIZE bytes are known, so a line under way always has some here
+        self._pending = bytearray()
 
     def feed(self, data: bytes) -> list[bytes]:
         """The whole lines and pieces that ``data`` completes."""
@@ -102,7 +103,6 @@ class Splitter:
             if len(pending) > PIECE_SIZE:  # at most one piece: both parts hold PIECE_SIZE
                 segments.append(bytes(pending[:PIECE_SIZE]))
                 del pending[:PIECE_SIZE]
-                self._open = True
             return
         last = data.rfind(b"\n")
         if not pending:
@@ -113,17 +113,15 @@ class Splitter:
             pending += data[:first]
             segments.append(bytes(pending[:PIECE_SIZE]))
             segments.append(bytes(pending[PIECE_SIZE:]) + data[first:last + 1])
-        self._open = False
         pending[:] = data[last + 1:]
 
     def end(self) -> bytes | None:
-        """The stream ended: the rest of its unfinished last line (``b""`` when all of it
-        was given in pieces), or None when the stream ended with a newline."""
-        if not self._pending and not self._open:
+        """The stream ended: the rest of its unfinished last line, without a newline, or
+        None when the stream ended with a newline (or was empty)."""
+        if not self._pending:
             return None
         rest = bytes(self._pending)
         self._pending.clear()
-        self._open = False
         return rest
 
 
@@ -181,10 +179,13 @@ def _lines(data: bytes) -> list[bytes]:
 
 
 def _within(limit: int | None, used: int, data: bytes) -> bytes:
-    """The part of ``data`` that fits when ``used`` bytes of ``limit`` are taken."""
+    """The part of ``data`` that fits when ``used`` bytes of ``limit`` are taken, and the
+    newline right after it (it ends the last line kept: output that stops at the limit
+    is not cut)."""
     if limit is None or used + len(data) <= limit:
         return data
-    return data[:max(0, limit - used)]
+    room = max(0, limit - used)
+    return data[:room + 1] if data[room:room + 1] == b"\n" and used <= limit else data[:room]
 
 
 class _NodeState:
