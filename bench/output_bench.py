@@ -8,11 +8,13 @@ transport runs the commands on this machine, so only the client's cost is measur
 * NODES nodes each printing the same 1 MB with ``-b``: in 10,000 lines of 99 bytes and a
   newline, and in one line without a newline.
 
-For each: the wall time from spawn to exit, the peak RSS of the shoal process
-(``ru_maxrss`` from ``os.wait4``; its commands, ``head`` and ``tr``, are a few MiB), the
-bytes it wrote to stdout (read and counted by this script, never stored) and the first
-line it wrote to stderr. A run that passes ``--timeout`` is killed and shows as ``>T``;
-with ``--repeat N`` each case runs N times and the fastest run is kept.
+For each: the wall time from spawn to exit; the CPU time (user + sys) of the shoal process
+and of the commands it ran (``head`` and ``tr``), which other work on the machine disturbs
+far less than the wall time; the peak RSS of the shoal process (``ru_maxrss`` from
+``os.wait4``; its commands are a few MiB); the bytes it wrote to stdout (read and counted
+by this script, never stored) and the first line it wrote to stderr. A run that passes
+``--timeout`` is killed and shows as ``>T``; with ``--repeat N`` each case runs N times
+and the fastest run is kept.
 
 Run (after ``./bootstrap setup``)::
 
@@ -57,6 +59,7 @@ class Row:
 
     case: Case
     wall: float | None  # None: killed at the timeout
+    cpu: float
     rss_mib: float
     out_bytes: int
     err_line: str
@@ -116,18 +119,19 @@ def run_case(shoal: str, case: Case, timeout: float) -> Row:
     for reader in readers:
         reader.join()
     first = bytes(err).split(b"\n", 1)[0].decode(errors="replace")
-    return Row(case, None if killed else wall, usage.ru_maxrss / 1024, counted[0], first)
+    return Row(case, None if killed else wall, usage.ru_utime + usage.ru_stime,
+               usage.ru_maxrss / 1024, counted[0], first)
 
 
 def table(rows: Sequence[Row], timeout: float) -> list[str]:
     """The rows as a Markdown table."""
-    lines = ["| case | wall s | peak RSS MiB | stdout bytes | stderr |",
-             "|---|---:|---:|---:|---|"]
+    lines = ["| case | wall s | CPU s | peak RSS MiB | stdout bytes | stderr |",
+             "|---|---:|---:|---:|---:|---|"]
     for row in rows:
         wall = f">{timeout:.0f}" if row.wall is None else f"{row.wall:.2f}"
         note = f"`{row.err_line}`" if row.err_line else ""
-        lines.append(f"| {row.case.name} | {wall} | {row.rss_mib:.0f} | {row.out_bytes:,} "
-                     f"| {note} |")
+        lines.append(f"| {row.case.name} | {wall} | {row.cpu:.2f} | {row.rss_mib:.0f} "
+                     f"| {row.out_bytes:,} | {note} |")
     return lines
 
 
