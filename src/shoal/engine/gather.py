@@ -196,7 +196,7 @@ class _NodeState:
     def __init__(self, root: _Element) -> None:
         self.element = root  # the last closed block of the node's output
         self.pending = bytearray()  # the block being filled
-        self.splitters: dict[str, Splitter] = {}
+        self.splitters: dict[Stream, Splitter] = {}
         self.size = 0  # bytes taken
         self.rc: int | None = None
         self.ended = False
