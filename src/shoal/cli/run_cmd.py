@@ -63,7 +63,9 @@ def execute(args: RunArgs) -> int:
     transport = make_transport(config.transport, connect_options(args, config))
     task = AsyncTask(nodes, transport, fanout=config.fanout,
                      command_timeout=config.command_timeout or None,
-                     keep_connections=job is None, keep_output=layout.json)
+                     keep_connections=job is None,
+                     keep_output="until_end" if layout.json else False,
+                     max_output=config.max_output)
     if job is None:
         from shoal.cli.interactive import interact
 
