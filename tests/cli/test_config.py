@@ -8,6 +8,7 @@ import pytest
 
 from shoal.cli.config import RunConfig, config_paths, load_config
 from shoal.errors import ConfigError
+from shoal.hosts.base import UNSET
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -18,7 +19,8 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_match_clush() -> None:
     config = RunConfig()
-    assert (config.fanout, config.connect_timeout, config.command_timeout) == (64, 10.0, None)
+    # connect_timeout: not set, so the ssh config's ConnectTimeout applies, else 10 s
+    assert (config.fanout, config.connect_timeout, config.command_timeout) == (64, UNSET, None)
     assert config.color == "auto"
     assert config.transport == "ssh"
 

@@ -26,9 +26,9 @@ from support.cli import Outcome, shoal
 from support.gates import Gate, Signal
 
 from shoal.cli.progress import Progress
-from shoal.cli.run_args import parse_ssh_options
 from shoal.engine import Exited, Failed, Started
 from shoal.errors import HostError, UsageError
+from shoal.hosts import ConnectOptions
 from shoal.nodeset import groups
 from shoal.testbed import Testbed
 
@@ -321,7 +321,7 @@ def test_unknown_group_names_the_group(groupsconf: Path) -> None:
 )
 def test_ssh_options_errors_name_the_text(text: str, message: str) -> None:
     with pytest.raises(UsageError) as exc:
-        parse_ssh_options(text)
+        ConnectOptions.from_ssh_options(text)
     assert str(exc.value).startswith(f'ssh options "{text}": ')
     assert message in str(exc.value)
     assert message in str(exc.value)
@@ -397,6 +397,51 @@ def test_accept_new_host_keys(testbed: Testbed, tmp_path: Path) -> None:
     assert run(config, "--accept-new-host-keys", "-w", "node1", "echo ok").out == b"node1: ok\n"
     assert known.read_text().count("\n") == 1
     assert run(config, "-w", "node1", "echo ok").out == b"node1: ok\n"
+
+
+@pytest.mark.parametrize("transport", ["ssh", "openssh"])
+def test_o_strict_host_key_checking_no_is_honoured(transport: str, testbed: Testbed,
+                                                   tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    got = run(testbed.ssh_config, "--transport", transport, "-o",
+              f"-oStrictHostKeyChecking=no -oUserKnownHostsFile={known}", "-w", "node1", "echo ok")
+    assert (got.status, got.out, got.err) == (0, b"node1: ok\n", b"")
+    assert "ssh-ed25519" in known.read_text()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param("-oForwardX11=yes", 'ssh option "ForwardX11=yes": the ssh transport never '
+                     "forwards X11 connections; use --transport openssh", id="refused"),
+        pytest.param("-oVisualHostKey=no", 'ssh option "VisualHostKey": not supported by the '
+                     "ssh transport; use --transport openssh", id="unsupported"),
+        pytest.param("-o -oStrictHostKeyChecking=no", 'ssh options "-o '
+                     '-oStrictHostKeyChecking=no": "-oStrictHostKeyChecking" is not an ssh '
+                     "option name (write -oKey=Value)", id="o-inside-o"),
+    ],
+)
+def test_o_option_not_honoured_is_refused_in_one_line(options: str, message: str,
+                                                      testbed: Testbed) -> None:
+    got = run(testbed.ssh_config, "-o", options, "-w", "node1", "echo ok")
+    assert (got.status, got.out, got.err.decode()) == (2, b"", f"shoal: {message}\n")
+
+
+def test_o_option_for_openssh_alone_works_there(testbed: Testbed) -> None:
+    got = run(testbed.ssh_config, "--transport", "openssh", "-o", "-oVisualHostKey=no",
+              "-w", "node1", "echo ok")
+    assert (got.status, got.out, got.err) == (0, b"node1: ok\n", b"")
+
+
+def test_connect_timeout_of_the_ssh_config_applies_without_t(testbed: Testbed, tmp_path: Path,
+                                                             silent_port: int) -> None:
+    config = config_with(testbed, tmp_path / "cfg",
+                         f"Host mute*\n    Port {silent_port}\n    ConnectTimeout 1\n")
+    got = run(config, "-w", "mute1", "echo ok")
+    assert got.err == b"shoal: mute1: connect timed out after 1s\n"
+    got = run(config, "-t", "0.5", "-w", "mute1", "echo ok")
+    assert got.err == b"shoal: mute1: connect timed out after 0.5s\n"
 
 
 @pytest.mark.parametrize(

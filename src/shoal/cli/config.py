@@ -18,6 +18,7 @@ Keys (clush.conf's names, so a clush.conf can be copied over)::
     [Main]
     fanout: 64              # nodes in flight at once
     connect_timeout: 10     # seconds to connect and authenticate; 0 = no limit
+                            # (default: the ssh config's ConnectTimeout, else 10)
     command_timeout: 0      # seconds a command may run; 0 = no limit
     color: auto             # auto, never or always
     ssh_user: admin         # login user, as -l
@@ -28,6 +29,7 @@ Keys (clush.conf's names, so a clush.conf can be copied over)::
     node_count: yes         # show "(N)" after node sets in -b headers
     maxrc: no               # as -S: exit with the largest return code
     fd_max: 8192            # raise the open-files limit up to this
+    max_output: 64M         # bytes of a node's output kept (-b, -L, --json); 0 = no limit
 
 An unknown key or a bad value is a :class:`~shoal.errors.ConfigError` naming the file and
 the line. This module reads files and nothing else.
@@ -43,7 +45,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shoal.engine.gather import DEFAULT_MAX_OUTPUT
 from shoal.errors import ConfigError
+from shoal.hosts.base import UNSET, Unset
 from shoal.hosts.choose import TRANSPORTS
 
 __all__ = ["CLUSH_ONLY_KEYS", "COLORS", "RunConfig", "config_paths", "load_config"]
@@ -56,7 +60,7 @@ class RunConfig:
     """Settings of one ``shoal run``, from defaults, then the config file, then options."""
 
     fanout: int = 64
-    connect_timeout: float | None = 10.0
+    connect_timeout: float | Unset | None = UNSET
     command_timeout: float | None = None
     color: str = "auto"
     ssh_user: str | None = None
@@ -67,6 +71,7 @@ class RunConfig:
     node_count: bool = True
     maxrc: bool = False
     fd_max: int = 8192
+    max_output: int | None = DEFAULT_MAX_OUTPUT
     source: str | None = None  #: the file these settings were read from, if any
     #: warnings about the file, one line each (the clush settings shoal skipped)
     warnings: tuple[str, ...] = ()
@@ -126,6 +131,19 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _size(value: str) -> int | None:
+    """Bytes, with an optional K, M or G (powers of 1024); 0: no limit (None)."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    unit = units.get(value[-1:].upper(), 1)
+    try:
+        count = int(value[:-1] if unit > 1 else value)
+    except ValueError:
+        raise ValueError("not a size in bytes (such as 65536, 64K, 64M or 1G)") from None
+    if count < 0:
+        raise ValueError("must be 0 (no limit) or more")
+    return count * unit or None
+
+
 def _choice(choices: tuple[str, ...]) -> Any:
     def check(value: str) -> str:
         if value not in choices:
@@ -160,6 +178,7 @@ _KEYS: dict[str, tuple[str, Any]] = {
     "node_count": ("node_count", _boolean),
     "maxrc": ("maxrc", _boolean),
     "fd_max": ("fd_max", _positive_int),
+    "max_output": ("max_output", _size),
 }
 
 

@@ -2,7 +2,8 @@
 
 Plain (piped) output is byte for byte what ``clush`` prints for the same results:
 
-* line mode: ``node7: line`` as lines arrive (``-N``: no label);
+* line mode: ``node7: line`` as lines arrive (``-N``: no label); a line too long to
+  wait for comes in pieces and is written as they come, labelled once at its start;
 * gathered (``-b``): a block per group of nodes with identical output and return code,
   headed by the folded node set and, for more than one node, its count::
 
@@ -15,6 +16,9 @@ Plain (piped) output is byte for byte what ``clush`` prints for the same results
 * ``-bL``: gathered, each line prefixed with the folded node set;
 * ``-L``: gathered per node, in node order;
 * ``--json``: one JSON object per node and line, as each node ends.
+
+Output reaches this module as bytes that end with a newline, or as the piece of a line
+that goes on later (:attr:`shoal.engine.Output.partial`).
 
 On a terminal, labels are coloured as clush colours them. This module formats; it never
 decides what ran. It imports nothing above :mod:`shoal.nodeset`.
@@ -78,6 +82,10 @@ class Display:
         self.regroup = regroup
         self.groupsource = groupsource
         self.prog = prog.encode()
+        #: per destination (False: out, True: err), the node whose line is unfinished there
+        self._open: dict[bool, str | None] = {False: None, True: None}
+        #: (destination, node) whose unfinished line another node's output ended early
+        self._broken: set[tuple[bool, str]] = set()
 
     # -- pieces ---------------------------------------------------------------------------
 
@@ -103,30 +111,74 @@ class Display:
 
     # -- line mode ------------------------------------------------------------------------
 
+    def output(self, node: str, data: bytes, *, error: bool = False) -> None:
+        """Output of ``node`` as it arrives, each line labelled, to stdout (or stderr).
+
+        ``data`` ends with a newline, or is a piece of a line that goes on in a later
+        call for ``node``: the label is written only at the start of a line. When another
+        node's output comes first, the unfinished line ends there and goes on later
+        under a label of its own.
+        """
+        if (error, node) in self._broken:
+            self._broken.discard((error, node))
+            if data.startswith(b"\n"):  # the line ended early already ends here
+                data = data[1:]
+                if not data:
+                    return
+        stream = self.err if error else self.out
+        opened = self._open[error]
+        head = b""
+        if opened is not None and opened != node:
+            head = b"\n"
+            self._broken.add((error, opened))
+        if self.label:
+            prefix = self._paint(_RED if error else _BLUE, node.encode() + b": ")
+            data = _labelled(prefix, data, at_start=opened != node)
+        stream.write(head + data)
+        self._open[error] = None if data.endswith(b"\n") else node
+
     def line(self, node: str, data: bytes) -> None:
         """One stdout line of ``node``, as it arrives (``data`` without its newline)."""
-        if self.label:
-            self.out.write(self._paint(_BLUE, node.encode() + b": ") + data + b"\n")
-        else:
-            self.out.write(data + b"\n")
+        self.output(node, data + b"\n")
 
     def error_line(self, node: str, data: bytes) -> None:
         """One stderr line of ``node``, to stderr."""
-        if self.label:
-            self.err.write(self._paint(_RED, node.encode() + b": ") + data + b"\n")
-        else:
-            self.err.write(data + b"\n")
+        self.output(node, data + b"\n", error=True)
 
     # -- gathered -------------------------------------------------------------------------
 
     def block(self, nodes: NodeSet, lines: list[bytes]) -> None:
         """One ``-b`` block: header, then the lines."""
-        self.out.write(self.header(nodes) + b"\n".join(lines) + b"\n")
+        self.gathered(nodes, [b"\n".join(lines) + b"\n"])
+
+    def gathered(self, nodes: NodeSet, chunks: Iterable[bytes]) -> None:
+        """One ``-b`` block: header, then the output, given in chunks, with a newline at
+        its end if it lacks one."""
+        self.out.write(self.header(nodes))
+        last = b"\n"
+        for chunk in chunks:
+            if chunk:
+                self.out.write(chunk)
+                last = chunk[-1:]
+        if last != b"\n":
+            self.out.write(b"\n")
 
     def labelled_lines(self, nodes: NodeSet, lines: list[bytes]) -> None:
         """``-bL`` and ``-L``: every line prefixed with the node set."""
+        if lines:
+            self.labelled(nodes, [b"\n".join(lines) + b"\n"])
+
+    def labelled(self, nodes: NodeSet, chunks: Iterable[bytes]) -> None:
+        """``-L``: output given in chunks, every line prefixed with the node set (a last
+        line without its newline gets one)."""
         prefix = self._paint(_BLUE, self.nodes_text(nodes) + b": ") if self.label else b""
-        self.out.write(b"".join(prefix + line + b"\n" for line in lines))
+        at_start = True
+        for chunk in chunks:
+            if chunk:
+                self.out.write(_labelled(prefix, chunk, at_start))
+                at_start = chunk.endswith(b"\n")
+        if not at_start:
+            self.out.write(b"\n")
 
     def diff(self, groups: Iterable[tuple[NodeSet, list[bytes]]]) -> None:
         """``--diff``: unified diff of each group's output against the first group's."""
@@ -152,17 +204,21 @@ class Display:
                 self.out.write(data + b"\n")
 
     def json_result(self, node: str, *, rc: int | None, stdout: bytes, stderr: bytes,
-                    error: str | None, status: str, start: float, end: float) -> None:
+                    error: str | None, status: str, start: float, end: float,
+                    truncated: bool = False) -> None:
         """``--json``: one node's result as one line of JSON.
 
         Keys: node, rc, stdout, stdout_base64, stderr, stderr_base64, error, status, start,
-        end. Output that is not valid UTF-8 comes as base64 with ``stdout_base64`` (or
+        end, and ``truncated`` (true) only when the output was cut at ``max_output``.
+        Output that is not valid UTF-8 comes as base64 with ``stdout_base64`` (or
         ``stderr_base64``) true; ``start`` and ``end`` are seconds from the start of the run.
         """
         record: dict[str, object] = {"node": node, "rc": rc}
         record.update(_output_fields("stdout", stdout))
         record.update(_output_fields("stderr", stderr))
         record.update(error=error, status=status, start=round(start, 6), end=round(end, 6))
+        if truncated:
+            record["truncated"] = True
         self.out.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
 
     # -- status notes ---------------------------------------------------------------------
@@ -193,10 +249,36 @@ class Display:
         for reason, nodes in errors:
             self.note(f"{self.nodes_text(nodes).decode()}: {reason}")
 
+    def cut(self, nodes: NodeSet, limit: int) -> None:
+        """The nodes whose output was cut: ``shoal: node7: output cut at 64 MiB (max_output)``."""
+        if nodes:
+            self.note(f"{self.nodes_text(nodes).decode()}: output cut at {_size(limit)} "
+                      "(max_output)")
+
     def flush(self) -> None:
         """Flush both streams."""
         self.out.flush()
         self.err.flush()
+
+
+def _labelled(prefix: bytes, data: bytes, at_start: bool) -> bytes:
+    """``data`` with ``prefix`` at the start of each of its lines (at its very start only
+    when ``at_start``: else it goes on with a line already begun)."""
+    if not prefix:
+        return data
+    if data.endswith(b"\n"):
+        body = data[:-1].replace(b"\n", b"\n" + prefix) + b"\n"
+    else:
+        body = data.replace(b"\n", b"\n" + prefix)
+    return prefix + body if at_start else body
+
+
+def _size(count: int) -> str:
+    """``count`` bytes in the largest binary unit that divides it: ``64 MiB``."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= size and count % size == 0:
+            return f"{count // size} {unit}"
+    return f"{count} bytes"
 
 
 def _output_fields(name: str, data: bytes) -> dict[str, object]:

@@ -63,7 +63,8 @@ async def perform(task: AsyncTask, start: Start, display: Display, layout: Layou
     progress = None
     if display.err.isatty() and not layout.json and display.verbosity > VERB_QUIET:
         progress = Progress(display.err, len(nodes))
-    renderer = Renderer(display, layout, nodes, progress, stop=task.interrupt)
+    renderer = Renderer(display, layout, nodes, progress, stop=task.interrupt,
+                        max_output=task.max_output)
     task.handlers[:] = [renderer.handle]
     with on_sigint(task.interrupt) as sigint:
         if progress is not None:

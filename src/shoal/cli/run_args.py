@@ -10,8 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import re
-import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +21,8 @@ from shoal.hosts import ConnectOptions
 from shoal.nodeset import NodeSet
 from shoal.nodeset.nodeset import NO_GROUPS
 
-__all__ = ["RunArgs", "connect_options", "make_display", "parse_ssh_options", "read_node_file",
-           "select_nodes", "settings", "use_groups"]
+__all__ = ["RunArgs", "connect_options", "make_display", "read_node_file", "select_nodes",
+           "settings", "use_groups"]
 
 
 @dataclass(frozen=True)
@@ -127,7 +125,7 @@ def select_nodes(args: RunArgs) -> NodeSet:
 def read_node_file(text: str, source: str) -> NodeSet:
     """The nodes of a host file: one node set per line, ``#`` to the end of a line a comment.
 
-    >>> str(read_node_file("web[1-3]  # the front\n\n# db\ndb1,db2\n", "hosts"))
+    >>> str(read_node_file("web[1-3]  # the front\\n\\n# db\\ndb1,db2\\n", "hosts"))
     'db[1-2],web[1-3]'
 
     :raises ConfigError: a line is not a node set; names ``source`` and the line.
@@ -151,60 +149,9 @@ def _read_text(path: str) -> str:
         raise UsageError(f"host file {path}: cannot read: {exc.strerror}") from exc
 
 
-def _key_value(text: str, setting: str) -> tuple[str, str]:
-    """``Key=Value`` or ``Key Value`` (an ssh ``-o`` setting) as a pair."""
-    parts = re.split(r"\s*=\s*|\s+", setting.strip(), maxsplit=1)
-    if len(parts) != 2 or not all(parts):
-        raise UsageError(f'ssh options "{text}": "{setting}" is not Key=Value')
-    return parts[0], parts[1]
-
-
-def _port(text: str, value: str) -> int:
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise UsageError(f'ssh options "{text}": "{value}" is not a port number')
-    return int(value)
-
-
-def parse_ssh_options(text: str) -> ConnectOptions:
-    """ssh's options as clush's ``-o`` takes them, turned into connection settings.
-
-    ``-oKey=Value`` (or ``-o "Key Value"``), ``-p PORT``, ``-i KEY`` and ``-F FILE`` are
-    understood; anything else is an error, not silently ignored.
-
-    >>> opts = parse_ssh_options("-oPort=2222 -o 'User admin' -p22 -i /k -F /cfg")
-    >>> opts.options, opts.port, opts.identities, opts.ssh_config
-    ((('Port', '2222'), ('User', 'admin')), 22, (PosixPath('/k'),), (PosixPath('/cfg'),))
-
-    :raises UsageError: an option is unknown, lacks its value or has a bad one.
-    """
-    try:
-        words = iter(shlex.split(text))
-    except ValueError as exc:
-        raise UsageError(f'ssh options "{text}": {exc}') from exc
-    pairs: list[tuple[str, str]] = []
-    identities: list[Path] = []
-    files: list[Path] = []
-    port: int | None = None
-    for word in words:
-        flag, value = word[:2], word[2:] or next(words, "")
-        if flag not in ("-o", "-p", "-i", "-F"):
-            raise UsageError(f'ssh options "{text}": "{word}" is not supported '
-                             "(use -oKey=Value, -p PORT, -i KEY or -F FILE)")
-        if not value:
-            raise UsageError(f'ssh options "{text}": {flag} needs a value')
-        if flag == "-o":
-            pairs.append(_key_value(text, value))
-        elif flag == "-p":
-            port = _port(text, value)
-        else:
-            (identities if flag == "-i" else files).append(Path(value).expanduser())
-    return ConnectOptions(ssh_config=tuple(files), port=port, identities=tuple(identities),
-                          options=tuple(pairs))
-
-
 def connect_options(args: RunArgs, config: RunConfig) -> ConnectOptions:
     """How to reach nodes: ``-o`` (or ``ssh_options``), ``-F``, ``-l``, ``-t`` and the rest."""
-    parsed = parse_ssh_options(config.ssh_options)
+    parsed = ConnectOptions.from_ssh_options(config.ssh_options)
     files = (Path(args.sshconfig),) if args.sshconfig else ()
     return dataclasses.replace(
         parsed, ssh_config=files + parsed.ssh_config, user=config.ssh_user,

@@ -63,7 +63,9 @@ def execute(args: RunArgs) -> int:
     transport = make_transport(config.transport, connect_options(args, config))
     task = AsyncTask(nodes, transport, fanout=config.fanout,
                      command_timeout=config.command_timeout or None,
-                     keep_connections=job is None, keep_output=layout.json)
+                     keep_connections=job is None,
+                     keep_output="until_end" if layout.json else False,
+                     max_output=config.max_output)
     if job is None:
         from shoal.cli.interactive import interact
 
@@ -115,7 +117,8 @@ _COPY_AND_CONNECT_OPTIONS = [
     click.option("-f", "--fanout", type=click.IntRange(min=1), metavar="N",
                  help="Nodes connecting or working at once."),
     click.option("-t", "--connect_timeout", type=click.FloatRange(min=0), metavar="S",
-                 help="Seconds to connect (0: no limit)."),
+                 help="Seconds to connect (0: no limit; default: the ssh config's "
+                      "ConnectTimeout, else 10)."),
     click.option("-u", "--command_timeout", type=click.FloatRange(min=0), metavar="S",
                  help="Seconds a command may run (0: no limit)."),
     click.option("-l", "--user", metavar="USER", help="Log in as USER."),

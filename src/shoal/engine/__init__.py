@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from shoal.engine.blocking import Task
 from shoal.engine.events import Event, Exited, Failed, Handler, Output, Started, Stream
+from shoal.engine.gather import (
+    DEFAULT_MAX_OUTPUT,
+    PIECE_SIZE,
+    Gatherer,
+    Group,
+    LineRows,
+    Splitter,
+)
 from shoal.engine.results import NodeResult, Status, TaskResult
 from shoal.engine.task import DEFAULT_FANOUT, AsyncTask
 from shoal.errors import Interrupted
@@ -26,6 +34,13 @@ __all__ = [
     "Output",
     "Started",
     "Stream",
+    # gathering
+    "DEFAULT_MAX_OUTPUT",
+    "Gatherer",
+    "Group",
+    "LineRows",
+    "PIECE_SIZE",
+    "Splitter",
     # results
     "NodeResult",
     "Status",

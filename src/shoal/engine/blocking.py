@@ -11,9 +11,10 @@ from __future__ import annotations
 import queue
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from shoal import _loop
+from shoal.engine.gather import DEFAULT_MAX_OUTPUT
 from shoal.engine.task import DEFAULT_FANOUT, AsyncTask
 
 if TYPE_CHECKING:
@@ -39,10 +40,13 @@ class Task:
     def __init__(self, nodes: NodeSet | str | Iterable[str],
                  transport: Transport | None = None, *, fanout: int = DEFAULT_FANOUT,
                  command_timeout: float | None = None, handlers: Sequence[Handler] = (),
-                 keep_connections: bool = True, keep_output: bool = True) -> None:
+                 keep_connections: bool = True,
+                 keep_output: bool | Literal["until_end"] = True,
+                 max_output: int | None = DEFAULT_MAX_OUTPUT) -> None:
         self.task = AsyncTask(nodes, transport, fanout=fanout,
                               command_timeout=command_timeout, handlers=handlers,
-                              keep_connections=keep_connections, keep_output=keep_output)
+                              keep_connections=keep_connections, keep_output=keep_output,
+                              max_output=max_output)
 
     def __enter__(self) -> Task:
         return self

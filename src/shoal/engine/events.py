@@ -3,21 +3,21 @@
 Events reach handlers (plain callables) in the order they happen on each node, and can be
 read as an async iterator (:meth:`~shoal.engine.AsyncTask.stream`). Output comes as
 :class:`Output` events that each carry one or more *complete* lines, so a node that
-prints 100 MB costs a handler one call per chunk, not one per line.
+prints 100 MB costs a handler one call per chunk, not one per line. A line longer than
+:data:`~shoal.engine.gather.PIECE_SIZE` comes in pieces of that size, so that no line,
+however long, is held whole on its way to a handler.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
+from shoal.engine.gather import Stream
 from shoal.engine.results import NodeResult
 from shoal.errors import HostError
 
 __all__ = ["Event", "Exited", "Failed", "Handler", "Output", "Started", "Stream"]
-
-Stream = Literal["stdout", "stderr"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,17 +31,29 @@ class Started:
 class Output:
     """Complete lines the node printed on ``stream``; ``data`` ends with a newline.
 
+    The first line may end one whose pieces came before. A *piece* (:attr:`partial`) is
+    :data:`~shoal.engine.gather.PIECE_SIZE` bytes of a longer line, without a newline:
+    the line goes on in the node's next Output on the same stream. A last line that
+    lacked its newline gets one.
+
     >>> Output("node1", "stdout", b"a\\nb\\n").lines()
     [b'a', b'b']
+    >>> Output("node1", "stdout", b"xxx").partial
+    True
     """
 
     node: str
     stream: Stream
     data: bytes
 
+    @property
+    def partial(self) -> bool:
+        """``data`` is a piece of a line that goes on in a later event."""
+        return not self.data.endswith(b"\n")
+
     def lines(self) -> list[bytes]:
-        """The lines, without their newlines."""
-        return self.data[:-1].split(b"\n")
+        """The lines (or the piece), without their newlines."""
+        return self.data[:-1].split(b"\n") if not self.partial else [self.data]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """What a task leaves behind: one :class:`NodeResult` per node, gathered by output.
 
-Gathering (clush's ``-b``) groups the nodes whose output is byte-identical: a dict keyed
-by the output bytes, so time and memory grow with the size of the *distinct* outputs.
+Gathering (clush's ``-b``) groups the nodes whose output is byte-identical, with a
+:class:`~shoal.engine.gather.Gatherer`: memory grows with the size of the *distinct*
+outputs.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from shoal.engine.gather import Gatherer
 from shoal.errors import CommandTimeout, HostError, InternalError, Interrupted
 from shoal.nodeset import NodeSet
 
@@ -38,6 +40,8 @@ class NodeResult:
     #: seconds from the start of the task to the node's start and end
     started: float = 0.0
     ended: float = 0.0
+    #: the output passed the task's ``max_output``: ``stdout`` and ``stderr`` were cut there
+    truncated: bool = False
 
     @property
     def status(self) -> Status:
@@ -136,11 +140,8 @@ class TaskResult(Mapping[str, NodeResult]):
         Groups are ordered by return code, then by size (largest first), then by their
         first node's name; nodes with no output are left out.
         """
-        groups: dict[tuple[int, bytes], list[str]] = {}
+        gatherer = Gatherer((stream,), max_output=None)
         for node, r in self._results.items():
-            out = r.stdout if stream == "stdout" else r.stderr
-            if out:
-                groups.setdefault((r.rc if r.rc is not None else -1, out), []).append(node)
-        folded = [(rc, NodeSet.fromlist(nodes), out) for (rc, out), nodes in groups.items()]
-        folded.sort(key=lambda g: (g[0], -len(g[1]), g[1][0]))
-        return [(nodes, out) for _, nodes, out in folded]
+            gatherer.add(node, stream, r.stdout if stream == "stdout" else r.stderr)
+            gatherer.end(node, r.rc)
+        return [(group.nodes, group.output) for group in gatherer.groups()]

@@ -10,6 +10,7 @@ still returns what finished.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import posixpath
@@ -17,9 +18,10 @@ import resource
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from shoal.engine.events import Event, Exited, Failed, Handler, Output, Started, Stream
+from shoal.engine.gather import DEFAULT_MAX_OUTPUT, Splitter
 from shoal.engine.results import NodeResult, TaskResult
 from shoal.errors import (
     ConnectError,
@@ -69,15 +71,28 @@ class AsyncTask:
     :param keep_connections: keep connections open for the next action (the default);
         False closes each one as soon as its node is done, for one-shot runs.
     :param keep_output: store each node's output in its result (the default); False
-        leaves results without output, for runs whose handlers see all they need.
+        leaves results without output, for runs whose handlers see all they need;
+        ``"until_end"`` keeps each node's output only until it ends: its
+        :class:`~shoal.engine.events.Exited` or :class:`~shoal.engine.events.Failed`
+        event's result has it, the task's results do not (for handlers that report node
+        by node, such as ``shoal run --json``).
+    :param max_output: bytes of output kept per node, stdout and stderr together
+        (:data:`~shoal.engine.gather.DEFAULT_MAX_OUTPUT`, 64 MiB, unless told otherwise;
+        None: no limit). Past it the kept output is cut and the node's result says so
+        (``truncated``); handlers still get all of it as it comes, and the run goes on.
     """
 
     def __init__(self, nodes: NodeSet | str | Iterable[str],
                  transport: Transport | None = None, *, fanout: int = DEFAULT_FANOUT,
                  command_timeout: float | None = None, handlers: Sequence[Handler] = (),
-                 keep_connections: bool = True, keep_output: bool = True) -> None:
+                 keep_connections: bool = True,
+                 keep_output: bool | Literal["until_end"] = True,
+                 max_output: int | None = DEFAULT_MAX_OUTPUT) -> None:
         if fanout < 1:
             raise UsageError(f"fanout must be at least 1, not {fanout}")
+        if max_output is not None and max_output < 0:
+            raise UsageError(f"max_output must be 0 or more bytes (None: no limit), "
+                             f"not {max_output}")
         self.nodes = nodes if isinstance(nodes, NodeSet) else (
             NodeSet(nodes) if isinstance(nodes, str) else NodeSet.fromlist(nodes))
         if transport is None:
@@ -89,6 +104,7 @@ class AsyncTask:
         self.handlers = list(handlers)
         self.keep_connections = keep_connections
         self.keep_output = keep_output
+        self.max_output = max_output
         self._connections: dict[str, Connection] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._workers: list[asyncio.Task[None]] = []
@@ -297,7 +313,7 @@ class AsyncTask:
     async def _one(self, result: NodeResult, action: Action, origin: float) -> None:
         node = result.node
         result.started = time.monotonic() - origin
-        capture = _Capture(node, self._emit, self.keep_output)
+        capture = _Capture(node, self._emit, self.keep_output, self.max_output)
         try:
             conn = self._connections.get(node)
             if conn is None:
@@ -318,20 +334,18 @@ class AsyncTask:
             self._fail(result, capture, InternalError(node, exc), origin)
             self._drop(node)
         else:
-            capture.flush(result)
             result.rc = rc
             result.ended = time.monotonic() - origin
-            self._emit(Exited(node, rc, result))
+            self._emit(Exited(node, rc, capture.flush(result)))
             if len(self._connections) > self._keep_room:
                 self._drop(node)
 
     def _fail(self, result: NodeResult, capture: _Capture, error: HostError,
               origin: float) -> None:
         """End ``result`` with ``error`` and say so."""
-        capture.flush(result)
         result.error = error
         result.ended = time.monotonic() - origin
-        self._emit(Failed(result.node, error, result))
+        self._emit(Failed(result.node, error, capture.flush(result)))
 
     def _drop(self, node: str) -> None:
         """Forget ``node``'s connection and close it in the background."""
@@ -352,16 +366,21 @@ class AsyncTask:
 
 
 class _Capture:
-    """Collects one node's output and turns it into :class:`Output` events of whole lines."""
+    """Passes one node's output on as :class:`Output` events of whole lines (or pieces of
+    very long ones), and keeps it, up to ``limit`` bytes, when the task keeps output."""
 
-    __slots__ = ("_emit", "_keep", "_out", "_pending", "node")
+    __slots__ = ("_emit", "_kept", "_room", "_splitters", "_until_end", "node", "truncated")
 
-    def __init__(self, node: str, emit: Callable[[Event], None], keep: bool) -> None:
+    def __init__(self, node: str, emit: Callable[[Event], None],
+                 keep: bool | Literal["until_end"], limit: int | None) -> None:
         self.node = node
         self._emit = emit
-        self._keep = keep
-        self._out: dict[Stream, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
-        self._pending: dict[Stream, bytes] = {"stdout": b"", "stderr": b""}
+        self._kept: dict[Stream, bytearray] | None = (
+            {"stdout": bytearray(), "stderr": bytearray()} if keep else None)
+        self._until_end = keep == "until_end"
+        self._room = limit  # bytes that may still be kept; None: no limit
+        self._splitters: dict[Stream, Splitter] = {"stdout": Splitter(), "stderr": Splitter()}
+        self.truncated = False
 
     def stdout(self, data: bytes) -> None:
         self._feed("stdout", data)
@@ -370,25 +389,36 @@ class _Capture:
         self._feed("stderr", data)
 
     def _feed(self, stream: Stream, data: bytes) -> None:
-        if self._keep:
-            self._out[stream] += data
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            self._pending[stream] += data
-            return
-        head = self._pending[stream] + data[:cut + 1] if self._pending[stream] else data[:cut + 1]
-        self._pending[stream] = data[cut + 1:]
-        self._emit(Output(self.node, stream, head))
+        if self._kept is not None:
+            self._keep(stream, data)
+        for segment in self._splitters[stream].feed(data):
+            self._emit(Output(self.node, stream, segment))
 
-    def flush(self, result: NodeResult) -> None:
-        """Emit a last line that lacked its newline, and store the output in ``result``."""
-        for stream in ("stdout", "stderr"):
-            rest = self._pending[stream]
-            if rest:
-                self._pending[stream] = b""
+    def _keep(self, stream: Stream, data: bytes) -> None:
+        assert self._kept is not None
+        if self._room is not None:
+            if len(data) > self._room:
+                data = data[:self._room]
+                self.truncated = True
+            self._room -= len(data)
+        self._kept[stream] += data
+
+    def flush(self, result: NodeResult) -> NodeResult:
+        """Emit the rest of a last line that lacked its newline, with one, and give the
+        kept output: stored in ``result``, which is returned, or, when output is kept
+        only until the end, in a copy of ``result`` for the node's last event."""
+        for stream, splitter in self._splitters.items():
+            rest = splitter.end()
+            if rest is not None:
                 self._emit(Output(self.node, stream, rest + b"\n"))
-        result.stdout = bytes(self._out["stdout"])
-        result.stderr = bytes(self._out["stderr"])
+        if self._kept is None:
+            return result
+        shown = dataclasses.replace(result) if self._until_end else result
+        shown.stdout = bytes(self._kept["stdout"])
+        shown.stderr = bytes(self._kept["stderr"])
+        shown.truncated = self.truncated
+        self._kept = None
+        return shown
 
 
 async def _copying(capture: _Capture, what: str, copy: Awaitable[None]) -> int:

@@ -1,14 +1,22 @@
 """Reaching nodes: the transport contract and its implementations.
 
 Layer 2: imports :mod:`shoal.errors` and :mod:`shoal.nodeset` only. asyncssh is imported
-by the SSH transport's modules alone (:mod:`~shoal.hosts.ssh` and the :mod:`~shoal.hosts.sftp`
-it uses), so code that never opens an SSH link never loads it. Copies on every transport
+by the SSH transport's modules alone (``ssh`` and its ``sshoptions``, ``ssherrors`` and
+``sftp``), so code that never opens an SSH link never loads it. Copies on every transport
 share one walk, :mod:`~shoal.hosts.copying`.
 """
 
 from __future__ import annotations
 
-from shoal.hosts.base import Connection, ConnectOptions, OutputSink, Transport
+from shoal.hosts.base import (
+    DEFAULT_CONNECT_TIMEOUT,
+    UNSET,
+    Connection,
+    ConnectOptions,
+    OutputSink,
+    Transport,
+    Unset,
+)
 from shoal.hosts.choose import TRANSPORTS, make_transport
 from shoal.hosts.limits import raise_nofile_limit
 from shoal.hosts.local import LocalConnection, LocalTransport
@@ -19,6 +27,10 @@ __all__ = [
     "Connection",
     "OutputSink",
     "Transport",
+    # settings not given
+    "DEFAULT_CONNECT_TIMEOUT",
+    "UNSET",
+    "Unset",
     # implementations (the SSH ones live in shoal.hosts.ssh and .openssh), by name
     "LocalConnection",
     "LocalTransport",

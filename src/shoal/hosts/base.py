@@ -20,23 +20,63 @@ This module imports nothing from higher layers.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import enum
+import re
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
-__all__ = ["Connection", "ConnectOptions", "OutputSink", "Transport"]
+from shoal.errors import UsageError
+
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "UNSET", "Connection", "ConnectOptions", "OutputSink",
+           "Transport", "Unset"]
 
 #: Receives one chunk of raw output bytes, in order, as it arrives.
 OutputSink = Callable[[bytes], None]
 
+#: Seconds to open and authenticate a connection when nothing else says.
+DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 
-@dataclass(frozen=True)
+
+class Unset(enum.Enum):
+    """The type of :data:`UNSET`: a setting that was not given, as opposed to None ("off")."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Not given: the ssh config decides, else shoal's default.
+UNSET: Final = Unset.UNSET
+
+PathLike = str | Path
+
+
+def _path(value: PathLike) -> Path:
+    return Path(value).expanduser()
+
+
+def _paths(value: PathLike | Sequence[PathLike]) -> tuple[Path, ...]:
+    if isinstance(value, str | Path):
+        return (_path(value),)
+    return tuple(_path(v) for v in value)
+
+
+@dataclass(frozen=True, init=False)
 class ConnectOptions:
     """How to reach nodes: built once per run and shared by every node.
 
     Anything left at its default comes from the ssh config file(s) (``Host`` blocks,
     ``HostName``, ``User``, ``Port``, ``IdentityFile``, ``ProxyJump``,
-    ``UserKnownHostsFile``), as OpenSSH would resolve it.
+    ``UserKnownHostsFile``, ``StrictHostKeyChecking``, ``ConnectTimeout``…), as OpenSSH
+    would resolve it. Paths may be given as ``str`` or :class:`~pathlib.Path` (one or a
+    sequence); they are stored as tuples of expanded paths.
+
+    >>> ConnectOptions(ssh_config="~/cfg", identities=["/k1", Path("/k2")]).identities
+    (PosixPath('/k1'), PosixPath('/k2'))
 
     :param ssh_config: ssh config files to read; empty means ``~/.ssh/config`` if it exists.
     :param user: login user, overriding the config (``-l``).
@@ -44,19 +84,96 @@ class ConnectOptions:
     :param identities: private key files to offer, besides the agent and the config's.
     :param known_hosts: known_hosts file, overriding the config's ``UserKnownHostsFile``.
     :param accept_new_host_keys: trust and record a host key never seen before
-        (OpenSSH's ``StrictHostKeyChecking=accept-new``); a *changed* key still fails.
-    :param connect_timeout: seconds to open and authenticate a connection; None: no limit.
-    :param options: ``-o Key=Value`` settings in ssh config syntax, applied first.
+        (OpenSSH's ``StrictHostKeyChecking=accept-new``), whatever the config says; a
+        *changed* key still fails.
+    :param connect_timeout: seconds to open and authenticate a connection; None: no limit;
+        :data:`UNSET`: the ssh config's ``ConnectTimeout`` (``-o`` included), else
+        :data:`DEFAULT_CONNECT_TIMEOUT`.
+    :param options: ``-o Key=Value`` settings in ssh config syntax; they win over the
+        files (each transport honours them or refuses them when it is built).
     """
 
-    ssh_config: tuple[Path, ...] = ()
-    user: str | None = None
-    port: int | None = None
-    identities: tuple[Path, ...] = ()
-    known_hosts: Path | None = None
-    accept_new_host_keys: bool = False
-    connect_timeout: float | None = 10.0
-    options: tuple[tuple[str, str], ...] = field(default=())
+    ssh_config: tuple[Path, ...]
+    user: str | None
+    port: int | None
+    identities: tuple[Path, ...]
+    known_hosts: Path | None
+    accept_new_host_keys: bool
+    connect_timeout: float | Unset | None
+    options: tuple[tuple[str, str], ...]
+
+    def __init__(self, *, ssh_config: PathLike | Sequence[PathLike] = (),
+                 user: str | None = None, port: int | None = None,
+                 identities: PathLike | Sequence[PathLike] = (),
+                 known_hosts: PathLike | None = None, accept_new_host_keys: bool = False,
+                 connect_timeout: float | Unset | None = UNSET,
+                 options: Sequence[tuple[str, str]] = ()) -> None:
+        # Frozen: fields are set once, here, with paths normalised to tuples of Paths.
+        values = {
+            "ssh_config": _paths(ssh_config), "user": user, "port": port,
+            "identities": _paths(identities),
+            "known_hosts": _path(known_hosts) if known_hosts is not None else None,
+            "accept_new_host_keys": accept_new_host_keys, "connect_timeout": connect_timeout,
+            "options": tuple((str(k), str(v)) for k, v in options),
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_ssh_options(cls, text: str) -> ConnectOptions:
+        """ssh's options as clush's ``-o`` (and ``shoal.conf``'s ``ssh_options``) take them.
+
+        ``-oKey=Value`` (or ``-o "Key Value"``), ``-p PORT``, ``-i KEY`` and ``-F FILE`` are
+        understood; anything else is an error, not silently ignored. ``-o`` settings are
+        kept as pairs for the transport, which honours or refuses each one.
+
+        >>> opts = ConnectOptions.from_ssh_options(
+        ...     "-oPort=2222 -o 'User admin' -p22 -i /k -F /cfg")
+        >>> opts.options, opts.port, opts.identities, opts.ssh_config
+        ((('Port', '2222'), ('User', 'admin')), 22, (PosixPath('/k'),), (PosixPath('/cfg'),))
+
+        :raises UsageError: an option is unknown, lacks its value or has a bad one.
+        """
+        try:
+            words = iter(shlex.split(text))
+        except ValueError as exc:
+            raise UsageError(f'ssh options "{text}": {exc}') from exc
+        pairs: list[tuple[str, str]] = []
+        identities: list[str] = []
+        files: list[str] = []
+        port: int | None = None
+        for word in words:
+            flag, value = word[:2], word[2:] or next(words, "")
+            if flag not in ("-o", "-p", "-i", "-F"):
+                raise UsageError(f'ssh options "{text}": "{word}" is not supported '
+                                 "(use -oKey=Value, -p PORT, -i KEY or -F FILE)")
+            if not value:
+                raise UsageError(f'ssh options "{text}": {flag} needs a value')
+            if flag == "-o":
+                pairs.append(_key_value(text, value))
+            elif flag == "-p":
+                port = _port(text, value)
+            else:
+                (identities if flag == "-i" else files).append(value)
+        return cls(ssh_config=tuple(files), port=port, identities=tuple(identities),
+                   options=tuple(pairs))
+
+
+def _key_value(text: str, setting: str) -> tuple[str, str]:
+    """``Key=Value`` or ``Key Value`` (an ssh ``-o`` setting) as a pair."""
+    parts = re.split(r"\s*=\s*|\s+", setting.strip(), maxsplit=1)
+    if len(parts) != 2 or not all(parts):
+        raise UsageError(f'ssh options "{text}": "{setting}" is not Key=Value')
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", parts[0]):  # "-o -oKey=Value"
+        raise UsageError(f'ssh options "{text}": "{parts[0]}" is not an ssh option name '
+                         "(write -oKey=Value)")
+    return parts[0], parts[1]
+
+
+def _port(text: str, value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise UsageError(f'ssh options "{text}": "{value}" is not a port number')
+    return int(value)
 
 
 class Connection(abc.ABC):

@@ -1,12 +1,15 @@
-"""Host-key policy for the SSH transport: strict by default, ``accept-new`` on request.
+"""Host-key policy for the SSH transport: OpenSSH's ``StrictHostKeyChecking`` modes.
 
 asyncssh checks a server's key against the ``known_hosts`` files the ssh config names.
 When the key is not among them it asks the client object (``validate_host_public_key``);
-:class:`HostKeyPolicy` answers there: it records the key it was shown, so a failure can
-name the fingerprint and the way to accept it, and with ``accept_new`` it trusts a key
-for a host that has no entry yet and appends it to the known_hosts file, as OpenSSH's
-``StrictHostKeyChecking=accept-new`` does. A key that *differs* from a recorded one is
-never accepted.
+:class:`HostKeyPolicy` answers there, in the mode of that connection, as OpenSSH does:
+
+* ``yes`` (the default, and ``ask``: a run never prompts): refuse; the error names the
+  fingerprint and the way to accept it;
+* ``accept-new``: trust a key for a host that has no entry yet and append it to the
+  known_hosts file; a key that *differs* from a recorded one is refused;
+* ``no``: as ``accept-new``, and a changed key is let through too, with a warning in the
+  log (its old entry is left as it is).
 
 Parsed known_hosts files are cached per path for the life of the policy (one run), so
 1,000 connections read the file once, not 1,000 times.
@@ -14,6 +17,7 @@ Parsed known_hosts files are cached per path for the life of the policy (one run
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,9 +29,14 @@ from shoal.errors import HostKeyError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["DEFAULT_KNOWN_HOSTS", "HostKeyPolicy", "known_hosts_name"]
+__all__ = ["DEFAULT_KNOWN_HOSTS", "HOST_KEY_MODES", "HostKeyPolicy", "known_hosts_name"]
 
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+
+#: The modes of :meth:`HostKeyPolicy.decide`, strictest first.
+HOST_KEY_MODES = ("yes", "accept-new", "no")
+
+log = logging.getLogger(__name__)
 
 
 def known_hosts_name(host: str, port: int) -> str:
@@ -40,13 +49,9 @@ def known_hosts_name(host: str, port: int) -> str:
 
 
 class HostKeyPolicy:
-    """Decides on keys that known_hosts does not vouch for; shared by one run's connections.
+    """Decides on keys that known_hosts does not vouch for; shared by one run's connections."""
 
-    :param accept_new: trust and record keys of hosts that have no known_hosts entry.
-    """
-
-    def __init__(self, *, accept_new: bool = False) -> None:
-        self.accept_new = accept_new
+    def __init__(self) -> None:
         self._parsed: dict[tuple[str, ...], asyncssh.SSHKnownHosts] = {}
         self._accepted: set[tuple[str, bytes]] = set()
 
@@ -63,13 +68,25 @@ class HostKeyPolicy:
         return self._parsed[key]
 
     def decide(self, host: str, addr: str, port: int, key: asyncssh.SSHKey,
-               paths: Sequence[str] | None) -> bool:
-        """Whether to trust ``key`` for ``host`` although known_hosts does not list it."""
+               paths: Sequence[str] | None, mode: str = "yes", node: str = "") -> bool:
+        """Whether to trust ``key`` for ``host`` although known_hosts does not list it.
+
+        :param mode: ``yes``, ``accept-new`` or ``no`` (see the module docstring).
+        :param node: the node name, for the log line of a changed key let through.
+        """
         name = known_hosts_name(host, port)
         if (name, key.public_data) in self._accepted:
-            return True
-        if not self.accept_new or self._recorded_keys(host, addr, port, paths):
+            return True  # recorded by this run, after its known_hosts files were read
+        if mode == "yes":
             return False
+        if self._recorded_keys(host, addr, port, paths):
+            if mode != "no":
+                return False
+            # Not recorded, so it is let through (and logged) at each connection.
+            log.warning("[node=%s] host key for %s has CHANGED (now %s %s); connecting "
+                        "anyway as StrictHostKeyChecking=no says", node or host, name,
+                        key.get_algorithm(), key.get_fingerprint())
+            return True
         target = Path(paths[0] if paths else DEFAULT_KNOWN_HOSTS).expanduser()
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         line = f"{name} {key.export_public_key('openssh').decode('ascii').strip()}\n"

@@ -6,15 +6,18 @@ one master connection (``ssh -M``, backgrounded once authenticated, ``-f``); eve
 and copy of the node then runs over it through its control socket, so a node pays for
 one login however many commands it runs.
 
-Host keys are checked strictly (``StrictHostKeyChecking=yes``, or ``accept-new`` when
-asked) and ``BatchMode`` forbids password prompts. Every ``ssh`` and ``scp`` call puts
-``--`` before the node, so no node name, however it got here, reaches their option
-parsers (``-oProxyCommand=…`` would run a local command). Copies go through ``scp`` over
-the master into a private staging folder beside their target, then into place by
-renames, as :mod:`shoal.hosts.copying` promises (see :meth:`OpenSSHConnection.put` and
-:meth:`~OpenSSHConnection.get`). Limit: when a command times out, the
-local ``ssh`` is killed, but OpenSSH offers no way to signal the remote command without
-a terminal, so it may run on; the SSH transport has no such limit.
+Every ``-o`` setting goes to ``ssh`` as given, before the config files, so ``ssh``
+honours it as on its own command line; the config files are read through one small file
+that includes them all and then sets shoal's default ``ConnectTimeout`` (first value
+wins, so a file's own value, or ``-o``'s, comes first). ``BatchMode`` forbids prompts, so
+host keys are checked as ``StrictHostKeyChecking`` says, strictly unless told otherwise
+(``ask`` refuses). Every ``ssh`` and ``scp`` call puts ``--`` before the node, so no node
+name, however it got here, reaches their option parsers (``-oProxyCommand=…`` would run a
+local command). Copies go through ``scp`` over the master into a private staging folder
+beside their target, then into place by renames, as :mod:`shoal.hosts.copying` promises
+(see :meth:`OpenSSHConnection.put` and :meth:`~OpenSSHConnection.get`). Limit: when a
+command times out, the local ``ssh`` is killed, but OpenSSH offers no way to signal the
+remote command without a terminal, so it may run on; the SSH transport has no such limit.
 """
 
 from __future__ import annotations
@@ -37,7 +40,14 @@ from shoal.errors import (
     HostKeyError,
     UsageError,
 )
-from shoal.hosts.base import Connection, ConnectOptions, OutputSink, Transport
+from shoal.hosts.base import (
+    DEFAULT_CONNECT_TIMEOUT,
+    UNSET,
+    Connection,
+    ConnectOptions,
+    OutputSink,
+    Transport,
+)
 from shoal.hosts.copying import CopyProblem, LocalSource, LocalTarget, copy_as, name_of, os_reason
 from shoal.hosts.pipes import feed, pump
 
@@ -66,6 +76,9 @@ class OpenSSHTransport(Transport):
         self.scp: str = scp_path
         self._sockets = tempfile.mkdtemp(prefix="shoal-mux-")  # short: sun_path is 108 bytes
         self._count = 0
+        self._config = os.path.join(self._sockets, "ssh_config")
+        with open(self._config, "w", encoding="utf-8") as file:
+            file.write(_wrapper_config(self.options))
 
     def ssh_args(self) -> list[str]:
         """Options for every ``ssh`` call, from :class:`ConnectOptions`."""
@@ -81,16 +94,19 @@ class OpenSSHTransport(Transport):
 
     def _common_args(self) -> list[str]:
         opts = self.options
-        strict = "accept-new" if opts.accept_new_host_keys else "yes"
-        args = ["-o", "BatchMode=yes", "-o", f"StrictHostKeyChecking={strict}"]
-        for key, value in opts.options:
-            args += ["-o", f"{key}={value}"]
-        if opts.ssh_config:
-            args += ["-F", str(opts.ssh_config[0])]
-        if opts.connect_timeout is not None:
+        # shoal's own settings first (ssh keeps the first value), then -o, then the files
+        args = ["-o", "BatchMode=yes"]
+        if opts.accept_new_host_keys:
+            args += ["-o", "StrictHostKeyChecking=accept-new"]
+        if opts.connect_timeout is None:
+            args += ["-o", "ConnectTimeout=none"]
+        elif opts.connect_timeout is not UNSET:
             args += ["-o", f"ConnectTimeout={max(1, round(opts.connect_timeout))}"]
         if opts.known_hosts is not None:
             args += ["-o", f"UserKnownHostsFile={opts.known_hosts}"]
+        for key, value in opts.options:
+            args += ["-o", f"{key}={value}"]
+        args += ["-F", self._config]
         for identity in opts.identities:
             args += ["-i", str(identity)]
         return args
@@ -104,7 +120,8 @@ class OpenSSHTransport(Transport):
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE)
-        limit = self.options.connect_timeout
+        # UNSET: ssh applies the config's ConnectTimeout, or the wrapper's default.
+        limit = None if self.options.connect_timeout is UNSET else self.options.connect_timeout
         try:
             _, err = await asyncio.wait_for(proc.communicate(), limit + 5 if limit else None)
         except asyncio.TimeoutError:
@@ -326,6 +343,14 @@ def _reason(output: bytes, default: str, line: int) -> str:
         return default
     reason = lines[line].rsplit(": ", 1)[-1].strip()
     return reason[0].lower() + reason[1:] if reason else default
+
+
+def _wrapper_config(options: ConnectOptions) -> str:
+    """The ssh config that includes the run's files, then gives shoal's defaults."""
+    files = [str(p) for p in options.ssh_config] or ["~/.ssh/config", "/etc/ssh/ssh_config"]
+    includes = "".join(f'Include "{path}"\n' for path in files)
+    return (f"# shoal: the run's ssh config files, then its defaults (first value wins)\n"
+            f"{includes}Host *\n    ConnectTimeout {DEFAULT_CONNECT_TIMEOUT:g}\n")
 
 
 def _connect_error(node: str, stderr: str, limit: float | None) -> ConnectError:

@@ -2,10 +2,13 @@
 
 Each node's settings come from the ssh config files as OpenSSH resolves them (``Host``
 blocks, ``HostName``, ``User``, ``Port``, ``IdentityFile``, ``ProxyJump``,
-``UserKnownHostsFile``…); :class:`~shoal.hosts.base.ConnectOptions` overrides them.
-What is the same for every node of a run is loaded once and shared: parsed known_hosts
-files, private keys, the ``-o`` options. Host keys are checked strictly
-(:mod:`shoal.hosts.hostkeys`).
+``UserKnownHostsFile``, ``StrictHostKeyChecking``, ``ConnectTimeout``…);
+:class:`~shoal.hosts.base.ConnectOptions` overrides them, and its ``-o`` settings are
+honoured or refused when the transport is built (:mod:`shoal.hosts.sshoptions`). What is
+the same for every node of a run is loaded once and shared: parsed known_hosts files,
+private keys, the ``-o`` options. Host keys are checked as ``StrictHostKeyChecking`` says,
+strictly by default (:mod:`shoal.hosts.hostkeys`), and every ProxyJump hop, chains
+included, is opened as a node is: same policy, known_hosts, keys and connect timeout.
 
 Commands run in an SSH session channel whose output goes straight to the caller's sinks
 as raw bytes: nothing is decoded or buffered here.
@@ -15,17 +18,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import os
+import re
 import signal
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import asyncssh
 
-from shoal.errors import AuthError, CommandTimeout, ConnectError, CopyFailed, HostKeyError
-from shoal.hosts.base import Connection, ConnectOptions, OutputSink, Transport
+from shoal.errors import (
+    AuthError,
+    CommandTimeout,
+    ConnectError,
+    CopyFailed,
+    HostError,
+    HostKeyError,
+    UsageError,
+)
+from shoal.hosts.base import (
+    DEFAULT_CONNECT_TIMEOUT,
+    UNSET,
+    Connection,
+    ConnectOptions,
+    OutputSink,
+    Transport,
+)
 from shoal.hosts.copying import (
     CopyProblem,
     LocalSource,
@@ -33,11 +52,13 @@ from shoal.hosts.copying import (
     copy_as,
     copy_into,
     name_of,
-    os_reason,
 )
 from shoal.hosts.hostkeys import HostKeyPolicy
 from shoal.hosts.sftp import SFTPSource, SFTPTarget
 from shoal.hosts.sshconfig import HostBlocks
+from shoal.hosts.ssherrors import reason as _reason
+from shoal.hosts.ssherrors import ssh_errors
+from shoal.hosts.sshoptions import check_options, host_key_mode, keep_strict_host_key_checking
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Sequence
@@ -54,6 +75,20 @@ _INPUT_CHUNK = 65536
 
 _DEFAULT_IDENTITIES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
 _GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
+_CONFIG_LINE = re.compile(r" line (\d+): (.*)$")
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """One node's settings from the ssh config, shared by the nodes of the same blocks."""
+
+    options: asyncssh.SSHClientConnectionOptions
+    known_hosts: list[str]
+    identities: tuple[str, ...]
+    host_key_mode: str
+    connect_timeout: float | None
+    #: asyncssh.connect keywords on top of ``options``
+    extra: dict[str, Any]
 
 
 class SSHTransport(Transport):
@@ -62,19 +97,22 @@ class SSHTransport(Transport):
     >>> transport = SSHTransport(ConnectOptions(user="admin", connect_timeout=5))
     >>> transport.options.user
     'admin'
+
+    :raises UsageError: an ``-o`` setting that this transport does not honour, or a bad
+        value for one it does; the message names it (and the alternative).
     """
 
     def __init__(self, options: ConnectOptions | None = None) -> None:
         self.options = options or ConnectOptions()
-        self.host_keys = HostKeyPolicy(accept_new=self.options.accept_new_host_keys)
-        self._local_user = getpass.getuser()
+        check_options(self.options.options)
+        keep_strict_host_key_checking()
+        self.host_keys = HostKeyPolicy()
         self._keys: dict[tuple[str, ...], list[asyncssh.SSHKeyPair]] = {}
         self._option_dir: tempfile.TemporaryDirectory[str] | None = None
         self._jumps: dict[str, asyncio.Future[asyncssh.SSHClientConnection]] = {}
         self._config_paths = self._config_files()
         self._host_blocks = HostBlocks(self._config_paths)
-        self._resolved: dict[tuple[Any, ...], tuple[
-            asyncssh.SSHClientConnectionOptions, list[str], tuple[str, ...]]] = {}
+        self._resolved: dict[tuple[Any, ...], _Resolved] = {}
         default_ciphers = asyncssh.encryption.get_default_encryption_algs()
         self._ciphers = [c.decode() for c in default_ciphers]
         self._ciphers.sort(key=lambda c: c not in PREFERRED_CIPHERS)
@@ -84,52 +122,66 @@ class SSHTransport(Transport):
         return SSHConnection(node, await self._open(node))
 
     async def _open(self, node: str, user: str | None = None, port: int | None = None,
-                    ) -> asyncssh.SSHClientConnection:
-        client = _Client(node, self.host_keys)
-        try:
-            options, shared = self._options_for(node, client, user, port)
-        except (OSError, ValueError) as exc:  # unreadable or malformed config files
-            raise ConnectError(node, f"ssh config: {exc}") from exc
-        if isinstance(options.tunnel, str) and options.tunnel.lower() != "none":
-            shared["tunnel"] = await self._jump(options.tunnel, node)
-        try:
-            return await asyncssh.connect(node, options=options, **shared)
-        except asyncssh.HostKeyNotVerifiable as exc:
-            raise client.refused_key_error() or HostKeyError(node, None, str(exc)) from exc
-        except asyncssh.PermissionDenied as exc:
-            raise AuthError(node, f"authentication failed: {exc.reason}") from exc
-        except asyncio.TimeoutError as exc:
-            raise ConnectError(
-                node, f"connect timed out after {self.options.connect_timeout:g}s") from exc
-        except (asyncssh.Error, OSError) as exc:
-            raise ConnectError(node, _reason(exc)) from exc
-        except ValueError as exc:  # asyncssh reports bad config values and keys this way
-            raise ConnectError(node, str(exc)) from exc
+                    tunnel: asyncssh.SSHClientConnection | None = None,
+                    through: tuple[str, ...] = ()) -> asyncssh.SSHClientConnection:
+        """Connect to ``node`` as its config says, or through ``tunnel`` (the hops before it).
 
-    async def _jump(self, spec: str, node: str) -> asyncssh.SSHClientConnection:
+        ``through`` holds the ProxyJump specs being opened on the way to ``node``: a spec
+        met again is a loop in the config, an error rather than a wait on itself.
+        """
+        with ssh_errors(node, "ssh config"):  # unreadable or malformed config files
+            settings = self._settings_for(node, user, port)
+        client = _Client(node, self.host_keys, settings.known_hosts, settings.host_key_mode)
+        spec = settings.options.tunnel
+        if tunnel is None and isinstance(spec, str):
+            tunnel = await self._jump(spec, node, through)
+        with ssh_errors(node, connect_timeout=settings.connect_timeout,
+                        refused_key=client.refused_key_error):
+            return await asyncssh.connect(
+                node, options=settings.options, client_factory=lambda: client,
+                known_hosts=self.host_keys.known_hosts(settings.known_hosts),
+                client_keys=self._load_keys(settings.identities or _DEFAULT_IDENTITIES),
+                connect_timeout=settings.connect_timeout,
+                **({"tunnel": tunnel} if tunnel is not None else {}), **settings.extra)
+
+    async def _jump(self, spec: str, node: str, through: tuple[str, ...] = (),
+                    ) -> asyncssh.SSHClientConnection:
+        """The connection to ProxyJump ``spec`` for ``node``; a failed hop is named.
+
+        The error keeps its kind (a host key refused at a hop is a ``HostKeyError`` with
+        the fingerprint), its node becomes ``node`` and its reason says ``via HOP``.
+        """
+        if spec in through:
+            raise ConnectError(node, f"ProxyJump loops: {' -> '.join((*through, spec))}")
+        try:
+            return await self._hop(spec, (*through, spec))
+        except HostError as exc:
+            raise _via(exc, node) from exc
+
+    async def _hop(self, spec: str, through: tuple[str, ...]) -> asyncssh.SSHClientConnection:
         """The connection to ProxyJump ``spec``, opened once and shared by the nodes behind it."""
         opening = self._jumps.get(spec)
         if opening is None or (opening.done() and (
                 opening.cancelled() or opening.exception() is not None
                 or opening.result().is_closed())):
-            opening = asyncio.ensure_future(self._open_jump(spec))
+            opening = asyncio.ensure_future(self._open_jump(spec, through))
             self._jumps[spec] = opening
-        try:
-            return await asyncio.shield(opening)
-        except ConnectError as exc:
-            raise ConnectError(node, f"via {spec}: {exc.reason}") from exc
+        return await asyncio.shield(opening)
 
-    async def _open_jump(self, spec: str) -> asyncssh.SSHClientConnection:
+    async def _open_jump(self, spec: str, through: tuple[str, ...],
+                         ) -> asyncssh.SSHClientConnection:
+        """Open the last hop of ``spec`` (``[user@]host[:port]``, comma-separated) through the rest.
+
+        Each hop is opened as a node is (its config, host-key policy, keys and timeout),
+        except that a chain's ``ProxyJump`` is the hops before it, as with ``ssh -J``.
+        """
         *before, last = spec.split(",")
-        user, _, hostport = last.rpartition("@")
+        user, _, hostport = last.strip().rpartition("@")
         host, _, port = hostport.partition(":")
-        if before:
-            # a chain a,b: reach b through a (b's own config is not consulted for a jump)
-            via = await self._jump(",".join(before), host)
-            return await asyncssh.connect(host, port=int(port) if port else (),
-                                          username=user or (), tunnel=via,
-                                          config=self._config_paths)
-        return await self._open(host, user or None, int(port) if port else None)
+        if port and not port.isdigit():
+            raise ConnectError(host, f'ProxyJump "{spec}": "{port}" is not a port number')
+        via = await self._hop(",".join(before), through) if before else None
+        return await self._open(host, user or None, int(port) if port else None, via, through)
 
     async def close(self) -> None:
         """Close ProxyJump connections and remove the file that holds the ``-o`` options."""
@@ -139,12 +191,10 @@ class SSHTransport(Transport):
         for jump in jumps:
             jump.close()
         await asyncio.gather(*(j.wait_closed() for j in jumps))
-        if self._option_dir is not None:
-            self._option_dir.cleanup()
-            self._option_dir = None
+        self._remove_options()
 
     def _config_files(self) -> list[str]:
-        paths = [str(Path(p).expanduser()) for p in self.options.ssh_config]
+        paths = [str(p) for p in self.options.ssh_config]
         if not paths:
             default = Path("~/.ssh/config").expanduser()
             paths = [str(default)] if os.access(default, os.R_OK) else []
@@ -153,12 +203,30 @@ class SSHTransport(Transport):
             self._option_dir = tempfile.TemporaryDirectory(prefix="shoal-ssh-")
             path = Path(self._option_dir.name, "options")
             path.write_text("".join(f"{key} {value}\n" for key, value in self.options.options))
+            self._check_values(str(path))
             paths.insert(0, str(path))
         return paths
 
-    def _options_for(self, node: str, client: _Client, user: str | None, port: int | None,
-                     ) -> tuple[asyncssh.SSHClientConnectionOptions, dict[str, Any]]:
-        """asyncssh options for ``node`` (its config) and the run's shared keys and known_hosts.
+    def _check_values(self, path: str) -> None:
+        """Parse the ``-o`` settings alone, so a bad value is one error, not one per node."""
+        try:
+            asyncssh.SSHClientConnectionOptions(config=[path], host="", known_hosts=None,
+                                                client_keys=None)
+        except ValueError as exc:
+            self._remove_options()
+            found = _CONFIG_LINE.search(str(exc))
+            if found is None:
+                raise UsageError(f"ssh options: {exc}") from exc
+            key, value = self.options.options[int(found[1]) - 1]
+            raise UsageError(f'ssh option "{key}={value}": {found[2]}') from exc
+
+    def _remove_options(self) -> None:
+        if self._option_dir is not None:
+            self._option_dir.cleanup()
+            self._option_dir = None
+
+    def _settings_for(self, node: str, user: str | None, port: int | None) -> _Resolved:
+        """``node``'s settings: its config as asyncssh parses it, and what shoal reads there.
 
         Nodes that match the same ``Host`` blocks share one resolution of the config
         (:mod:`shoal.hosts.sshconfig`); known_hosts files and private keys are read once
@@ -173,17 +241,10 @@ class SSHTransport(Transport):
             cached = self._resolve(node, user, port)
             if key is not None:
                 self._resolved[key] = cached
-        options, known, identities = cached
-        client.known_paths = known
-        return options, {
-            "client_factory": lambda: client,
-            "known_hosts": self.host_keys.known_hosts(known),
-            "client_keys": self._load_keys(identities or _DEFAULT_IDENTITIES),
-        }
+        return cached
 
-    def _resolve(self, node: str, user: str | None, port: int | None,
-                 ) -> tuple[asyncssh.SSHClientConnectionOptions, list[str], tuple[str, ...]]:
-        """Parse the config for ``node``: its options, known_hosts files and identities."""
+    def _resolve(self, node: str, user: str | None, port: int | None) -> _Resolved:
+        """Parse the config for ``node``: asyncssh's options, and the keys shoal decides."""
         overrides: dict[str, Any] = {}
         if user is not None:
             overrides["username"] = user
@@ -191,7 +252,6 @@ class SSHTransport(Transport):
             overrides["port"] = port
         options = asyncssh.SSHClientConnectionOptions(
             config=self._config_paths, host=node, known_hosts=b"", client_keys=None,
-            encryption_algs=self._ciphers, connect_timeout=self.options.connect_timeout,
             **overrides)
         config = options.config
         if self.options.known_hosts is not None:
@@ -202,7 +262,33 @@ class SSHTransport(Transport):
             known = [*(user_files if user_files is not None else ["~/.ssh/known_hosts"]),
                      *(global_files if global_files is not None else [_GLOBAL_KNOWN_HOSTS])]
         configured = tuple(cast("Sequence[str]", config.get("IdentityFile", ())))
-        return options, known, tuple(str(p) for p in self.options.identities) + configured
+        return _Resolved(
+            options=options, known_hosts=known,
+            identities=tuple(str(p) for p in self.options.identities) + configured,
+            host_key_mode=self._host_key_mode(node, config.get("StrictHostKeyChecking")),
+            connect_timeout=self._connect_timeout(config.get("ConnectTimeout")),
+            # the config's Ciphers, when it names some, else shoal's preferred order
+            extra={} if config.get("Ciphers") else {"encryption_algs": self._ciphers})
+
+    def _host_key_mode(self, node: str, configured: object) -> str:
+        """``accept-new`` when asked, else the config's StrictHostKeyChecking, else ``yes``."""
+        if self.options.accept_new_host_keys:
+            return "accept-new"
+        if configured is None:
+            return "yes"
+        mode = host_key_mode(str(configured))
+        if mode is None:
+            raise ConnectError(node, f'ssh config: StrictHostKeyChecking "{configured}" is '
+                                     "not yes, accept-new, no or ask")
+        return mode
+
+    def _connect_timeout(self, configured: object) -> float | None:
+        """The options' connect timeout, else the config's ConnectTimeout, else the default."""
+        if self.options.connect_timeout is not UNSET:
+            return self.options.connect_timeout
+        if isinstance(configured, int):
+            return float(configured) or None  # ConnectTimeout 0: no limit, as in OpenSSH
+        return DEFAULT_CONNECT_TIMEOUT
 
     def _load_keys(self, identities: tuple[str, ...]) -> list[asyncssh.SSHKeyPair]:
         """Private keys from ``identities``, read once per run.
@@ -221,27 +307,41 @@ class SSHTransport(Transport):
         return self._keys[identities]
 
 
+def _via(exc: HostError, node: str) -> HostError:
+    """``exc`` of a ProxyJump hop as ``node``'s error, of the same kind, naming the hop."""
+    reason = f"via {exc.node}: {exc.reason}"
+    if isinstance(exc, HostKeyError):
+        return HostKeyError(node, exc.fingerprint, reason)
+    if isinstance(exc, AuthError):
+        return AuthError(node, reason)
+    return ConnectError(node, reason)
+
+
 class _Client(asyncssh.SSHClient):
     """Answers asyncssh's question about a key known_hosts does not list."""
 
-    def __init__(self, node: str, policy: HostKeyPolicy) -> None:
+    def __init__(self, node: str, policy: HostKeyPolicy, known_paths: list[str],
+                 mode: str) -> None:
         self._node = node
         self._policy = policy
-        self.known_paths: list[str] = []
+        self._known_paths = known_paths
+        self._mode = mode
         self._refused: tuple[str, str, int, asyncssh.SSHKey] | None = None
 
     def validate_host_public_key(self, host: str, addr: str, port: int,
                                  key: asyncssh.SSHKey) -> bool:
-        if self._policy.decide(host, addr, port, key, self.known_paths):
+        if self._policy.decide(host, addr, port, key, self._known_paths, self._mode,
+                               self._node):
             return True
         self._refused = (host, addr, port, key)
         return False
 
     def refused_key_error(self) -> HostKeyError | None:
+        """The policy's error for the key refused during this connection, if one was."""
         if self._refused is None:
             return None
         host, addr, port, key = self._refused
-        return self._policy.error(self._node, host, addr, port, key, self.known_paths)
+        return self._policy.error(self._node, host, addr, port, key, self._known_paths)
 
 
 class SSHConnection(Connection):
@@ -395,11 +495,3 @@ def _stop(chan: asyncssh.SSHClientChannel[bytes]) -> None:
     with contextlib.suppress(asyncssh.Error, OSError):  # the link may be gone already
         chan.send_signal("KILL")
     chan.close()
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, asyncssh.Error):
-        return exc.reason or type(exc).__name__
-    if isinstance(exc, OSError):
-        return os_reason(exc)  # "connection refused", not "[Errno 111] Connect call failed"
-    return str(exc) or type(exc).__name__
