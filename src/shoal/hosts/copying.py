@@ -360,7 +360,11 @@ async def _copy_file(source: Source, src: bytes, meta: Meta, target: Target[H], 
                      name: bytes, preserve: bool) -> None:
     for _ in range(3):
         temp = b"." + name[:200] + b".shoal-" + secrets.token_hex(4).encode()
-        writer = await target.create(folder, temp, meta.mode, name)
+        try:
+            writer = await target.create(folder, temp, meta.mode, name)
+        except asyncio.CancelledError:  # the node may have made it before the answer came
+            await _to_the_end(target.remove(folder, temp))
+            raise
         if writer is not None:
             break
     else:
@@ -378,9 +382,31 @@ async def _copy_file(source: Source, src: bytes, meta: Meta, target: Target[H], 
                 raise CopyProblem("to", target.path(folder, name), "is a directory") from None
             raise
     except BaseException:  # interrupted too: the temporary file goes, if it still can
-        await writer.abort()
-        await target.remove(folder, temp)
+        await _to_the_end(_discard(writer, target, folder, temp))
         raise
+
+
+async def _discard(writer: Writer, target: Target[H], folder: H, temp: bytes) -> None:
+    await writer.abort()
+    await target.remove(folder, temp)
+
+
+async def _to_the_end(cleanup: Awaitable[None]) -> None:
+    """Await ``cleanup`` to its end even if cancelled meanwhile (a sibling's failure or
+    Ctrl-C while a failed file cleans up), then let the cancellation through.
+
+    Cleanups are bounded: a node's is given up after a few seconds.
+    """
+    task = asyncio.ensure_future(cleanup)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    task.result()
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 # -- this machine --------------------------------------------------------------------------

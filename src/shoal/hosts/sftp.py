@@ -15,14 +15,16 @@ import asyncio
 import contextlib
 import os
 import stat
-from collections.abc import AsyncGenerator, Awaitable
-from typing import Literal, cast
+from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator
+from typing import Literal, TypeVar, cast
 
 import asyncssh
 
 from shoal.hosts.copying import CHUNK, CopyProblem, Kind, Meta, Source, Target, Writer, kind_of
 
 __all__ = ["SFTPSource", "SFTPTarget"]
+
+T = TypeVar("T")
 
 #: Seconds given to removing a temporary file or closing a handle after a failure.
 CLEANUP_TIMEOUT = 5.0
@@ -115,21 +117,24 @@ class SFTPSource(_Side, Source):
         return [(os.fsencode(e.filename), _meta(e.attrs)) for e in entries]
 
     async def read(self, path: bytes) -> AsyncGenerator[bytes, None]:
-        """See :meth:`Source.read`: parallel requests of the server's block size."""
+        """See :meth:`Source.read`: requests of the server's largest size, several at once."""
         try:
-            file = await self._sftp.open(path, _OPEN_READ, encoding=None)
+            file = await self._sftp.open(path, _OPEN_READ, encoding=None, block_size=None)
         except asyncssh.SFTPError as exc:
             raise await self.problem("from", path, exc) from exc
+        size = self._sftp.limits.max_read_len
         try:
             offset = 0
             while True:
                 try:
-                    chunk = cast(bytes, await file.read(CHUNK, offset))
+                    blocks = await _at_once(
+                        file.read(size, at) for at in range(offset, offset + CHUNK, size))
                 except asyncssh.SFTPError as exc:
                     raise await self.problem("from", path, exc) from exc
+                chunk = b"".join(_contiguous(cast("list[bytes]", blocks), size))
                 if not chunk:
                     break
-                offset += len(chunk)
+                offset += len(chunk)  # after a short read, the rest is asked for again
                 yield chunk
         finally:
             await _quietly(file.close())
@@ -200,13 +205,14 @@ class SFTPTarget(_Side, Target[bytes]):
         path = _join(folder, temp)
         try:
             file = await self._sftp.open(path, _OPEN_NEW, asyncssh.SFTPAttrs(permissions=mode),
-                                         encoding=None)
+                                         encoding=None, block_size=None)
         except asyncssh.SFTPError as exc:
             # OpenSSH's server says "Failure" for EEXIST too
             if isinstance(exc, asyncssh.SFTPFailure) and await self.lookup(folder, temp):
                 return None
             raise await self.problem("to", _join(folder, name), exc, folder) from exc
-        return _SFTPWriter(self, file, _join(folder, name), folder)
+        return _SFTPWriter(self, file, _join(folder, name), folder,
+                           self._sftp.limits.max_write_len)
 
     async def rename(self, folder: bytes, old: bytes, new: bytes) -> None:
         """See :meth:`Target.rename`: OpenSSH's ``posix-rename`` extension."""
@@ -233,17 +239,20 @@ class SFTPTarget(_Side, Target[bytes]):
 
 class _SFTPWriter(Writer):
     def __init__(self, side: _Side, file: asyncssh.SFTPClientFile, path: bytes,
-                 folder: bytes) -> None:
+                 folder: bytes, size: int) -> None:
         self._side = side
         self._file: asyncssh.SFTPClientFile | None = file
         self._path = path
         self._folder = folder
+        self._size = size
         self._offset = 0
 
     async def write(self, data: bytes) -> None:
-        assert self._file is not None
+        file, size = self._file, self._size
+        assert file is not None
         try:
-            await self._file.write(data, self._offset)
+            await _at_once(file.write(data[at:at + size], self._offset + at)
+                           for at in range(0, len(data), size))
         except asyncssh.SFTPError as exc:
             raise await self._side.problem("to", self._path, exc, self._folder) from exc
         self._offset += len(data)
@@ -269,6 +278,35 @@ def _attrs(mode: int, times: tuple[float, float] | None) -> asyncssh.SFTPAttrs:
     if times is None:
         return asyncssh.SFTPAttrs(permissions=mode)
     return asyncssh.SFTPAttrs(permissions=mode, atime=int(times[0]), mtime=int(times[1]))
+
+
+async def _at_once(steps: Iterable[Awaitable[T]]) -> list[T]:
+    """The results of ``steps``, run at once.
+
+    asyncssh's own parallel reads and writes leave their requests running when the call
+    is cancelled (they then fail on a closed file, unseen); here a failure or a
+    cancellation cancels the other steps and waits for them first.
+    """
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        return await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _contiguous(blocks: list[bytes], size: int) -> Iterator[bytes]:
+    """The blocks read at successive offsets, up to the first short one (an end of file,
+    or a server that gave less than asked).
+
+    >>> list(_contiguous([b"ab", b"c", b"de"], 2))
+    [b'ab', b'c']
+    """
+    for block in blocks:
+        yield block
+        if len(block) < size:
+            return
 
 
 async def _quietly(step: Awaitable[object]) -> None:
