@@ -11,7 +11,6 @@ This module imports asyncssh: only :mod:`shoal.hosts.ssh` uses it.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -24,6 +23,7 @@ from shoal.errors import (
     HostError,
     HostKeyError,
 )
+from shoal.hosts.copying import os_reason
 
 __all__ = ["reason", "ssh_errors"]
 
@@ -83,8 +83,6 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, asyncssh.Error):
         return exc.reason or type(exc).__name__
     if isinstance(exc, OSError):
-        text = os.strerror(exc.errno) if exc.errno is not None and exc.errno > 0 else exc.strerror
-        if text:
-            text = text[0].lower() + text[1:]  # socket.gaierror: "Name or service not known"
-            return f"{text}: {exc.filename}" if exc.filename else text
+        text = os_reason(exc)
+        return f"{text}: {exc.filename}" if exc.filename else text
     return str(exc) or type(exc).__name__
