@@ -270,7 +270,9 @@ def _check_names(pieces: tuple[str, ...], axes: Sequence[RangeSet], expr: str | 
                  pos: int = 0) -> None:
     """Refuse the names of a pattern (one range set per index) that could pass for options
     or paths; the error names the first such node."""
-    lead_negative = bool(axes) and axes[0][0].startswith("-")  # negative indexes come first
+    # A name starts with its first index only without a literal before it; negative
+    # indexes come first in a range set.
+    lead_negative = not pieces[0] and bool(axes) and axes[0][0].startswith("-")
     problem = pattern_problem(pieces, lead_negative)
     if problem is not None:
         raise NodeNameError(node_name(pieces, [rs[0] for rs in axes]), problem, expr, pos)
@@ -283,6 +285,19 @@ def _axes(rset: _RSet) -> list[RangeSet]:
     if isinstance(rset, RangeSet):
         return [rset]
     return [reduce(RangeSet.union, axis) for axis in zip(*rset.vectors(), strict=True)]
+
+
+def _fold_axes(value: Iterable[int | str]) -> tuple[int, ...]:
+    """Axis numbers of a ``fold_axis`` value.
+
+    :raises TypeError: the value is not an iterable of axis numbers.
+    """
+    try:
+        if isinstance(value, (str, bytes)):
+            raise TypeError
+        return tuple(int(axis) for axis in value)
+    except (TypeError, ValueError):
+        raise TypeError(f"fold_axis must be None or axis numbers, not {value!r}") from None
 
 
 def _copy_rset(rset: _RSet) -> _RSet:
@@ -332,8 +347,7 @@ class NodeSetBase:
         self._autostep: int | None = None
         if autostep is not None:
             self._autostep = min(int(autostep), AUTOSTEP_DISABLED)
-        self._fold_axis: tuple[int, ...] | None = None
-        self.fold_axis = fold_axis
+        self._fold_axis = None if fold_axis is None else _fold_axes(fold_axis)
         if pattern:
             pieces = _pieces(pattern)
             dim = 0 if rangeset is None else rangeset.dim() or len(pieces) - 1
@@ -414,15 +428,7 @@ class NodeSetBase:
 
     @fold_axis.setter
     def fold_axis(self, value: Iterable[int | str] | None) -> None:
-        if value is None:
-            self._fold_axis = None
-            return
-        try:
-            if isinstance(value, (str, bytes)):
-                raise TypeError
-            self._fold_axis = tuple(int(axis) for axis in value)
-        except (TypeError, ValueError):
-            raise TypeError(f"fold_axis must be None or axis numbers, not {value!r}") from None
+        self._fold_axis = None if value is None else _fold_axes(value)
 
     # -- copies and pickles --------------------------------------------------------------
 

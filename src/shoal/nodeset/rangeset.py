@@ -262,15 +262,18 @@ class RangeSet:
         """Parse comma-separated ``a-b/step`` ranges into this (empty) set."""
         pieces: dict[int, list[tuple[int, int]]] = {}
         offset = 0
+        most = 0  # at least as many as the indexes
         for raw in pattern.split(","):
             stripped = raw.strip()
             where = offset + len(raw) - len(raw.lstrip())
             offset += len(raw) + 1
             start, stop, step, pad = _parse_subrange(pattern, stripped, where)
             _collect(pieces, start, stop, step, pad)
+            most += stop - start
         self._b = {key: _normalize(pairs) for key, pairs in pieces.items()}
-        self._len = sum(_count(flat) for flat in self._b.values())
-        if self._len > sys.maxsize:  # len() could not tell the size
+        self._len = -1
+        if most > sys.maxsize and sum(map(_count, self._b.values())) > sys.maxsize:
+            # len() could not tell the size
             raise RangeSetParseError(pattern, 0, f"more than {sys.maxsize} indexes")
 
     @classmethod
