@@ -29,11 +29,12 @@ traceback, and exits 2 for bad usage or input, 1 for a failure.
         ├── CommandTimeout (also TimeoutError) .timeout: the command outlived -u
         └── CommandFailed                     .rc .stdout .stderr: check=True and rc != 0
 
-The node set classes answer ClusterShell's: a caller that catches ClusterShell's
+The node set classes answer ClusterShell's: code that catches ClusterShell's
 ``NodeSetError``, ``NodeSetParseError``, ``NodeSetParseRangeError``,
-``NodeSetExternalError``, ``RangeSetParseError``, ``GroupSourceError``,
-``GroupSourceNoUpcall`` or ``GroupResolverSourceError`` catches the shoal class of
-(nearly) the same name (docs/nodeset-compat.md has the whole table).
+``NodeSetExternalError``, ``RangeSetParseError``, ``GroupSourceError`` or
+``GroupSourceNoUpcall`` catches the shoal class of that name (``...Error``), and
+``GroupResolverSourceError`` is :class:`UnknownGroupSourceError` (docs/nodeset-compat.md
+has the whole table).
 
 This module is a bottom module: it imports nothing from shoal.
 """
