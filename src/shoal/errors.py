@@ -8,9 +8,16 @@ traceback, and exits 2 for bad usage or input, 1 for a failure.
 ::
 
     ShoalError
-    ├── NodeSetParseError (also ValueError)   .expr .pos
+    ├── NodeSetError                          a node set could not be built
+    │   ├── NodeSetParseError (also ValueError)   .expr .pos
+    │   │   ├── NodeSetParseRangeError        a bad range inside a node set
+    │   │   ├── NodeNameError                 .node: a name that could pass for an option or a path
+    │   │   ├── RangeSetParseError            a bad range set
+    │   │   └── UnknownGroupSourceInNodeSetError (also UnknownGroupSourceError)
+    │   └── NodeSetExternalError              groups could not be resolved
+    │       └── GroupSourceError              .source: a group source failed to answer
+    │           └── GroupSourceNoUpcallError  it has no way to answer that question
     ├── ConfigError (also ValueError)         .path .line
-    ├── GroupSourceError                      .source
     ├── UnknownGroupError (also LookupError)  .group .source
     ├── UnknownGroupSourceError (also LookupError) .source
     ├── UsageError (also RuntimeError)        misuse of the API
@@ -25,6 +32,13 @@ traceback, and exits 2 for bad usage or input, 1 for a failure.
         ├── Interrupted                       the task was interrupted (Ctrl-C) first
         └── InternalError                     a fault in shoal itself; traceback in the log
 
+The node set classes answer ClusterShell's: code that catches ClusterShell's
+``NodeSetError``, ``NodeSetParseError``, ``NodeSetParseRangeError``,
+``NodeSetExternalError``, ``RangeSetParseError``, ``GroupSourceError`` or
+``GroupSourceNoUpcall`` catches the shoal class of that name (``...Error``), and
+``GroupResolverSourceError`` is :class:`UnknownGroupSourceError` (docs/nodeset-compat.md
+has the whole table).
+
 This module is a bottom module: it imports nothing from shoal.
 """
 
@@ -38,16 +52,22 @@ __all__ = [
     "ConnectError",
     "CopyFailed",
     "GroupSourceError",
+    "GroupSourceNoUpcallError",
     "HostError",
     "HostKeyError",
     "InternalError",
     "Interrupted",
+    "NodeNameError",
+    "NodeSetError",
+    "NodeSetExternalError",
     "NodeSetParseError",
+    "NodeSetParseRangeError",
     "RangeSetParseError",
     "ShoalError",
     "TestbedError",
     "UnknownGroupError",
     "UnknownGroupSourceError",
+    "UnknownGroupSourceInNodeSetError",
     "UsageError",
 ]
 
@@ -56,14 +76,27 @@ class ShoalError(Exception):
     """Base class of every error shoal raises on purpose."""
 
 
-class NodeSetParseError(ShoalError, ValueError):
+def _printable(text: str) -> str:
+    """``text`` with its control characters and line ends escaped (``\\n``, ``\\x1b``): a
+    message quoting user input stays on one line and sends nothing to a terminal."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
+
+
+class NodeSetError(ShoalError):
+    """A node set could not be built: a malformed expression or groups that failed."""
+
+
+class NodeSetParseError(NodeSetError, ValueError):
     """A node set or range set expression is malformed.
 
     ``expr`` is the whole expression, ``pos`` the 0-based index where the fault
-    was found (shown to users as a 1-based column), ``reason`` what is wrong.
+    was found (shown to users as a 1-based column), ``reason`` what is wrong. The
+    message shows control characters escaped.
 
     >>> str(NodeSetParseError("web[01-0x]", 4, 'bad range "01-0x"'))
     'node set "web[01-0x]": bad range "01-0x" at column 5'
+    >>> print(NodeSetParseError("a\\n[", 2, 'missing "]"'))
+    node set "a\\n[": missing "]" at column 3
     """
 
     kind = "node set"
@@ -72,17 +105,51 @@ class NodeSetParseError(ShoalError, ValueError):
         self.expr = expr
         self.pos = pos
         self.reason = reason
-        super().__init__(f'{self.kind} "{expr}": {reason} at column {pos + 1}')
+        # Not super(): a subclass may also derive from an error with another signature.
+        ValueError.__init__(self, _printable(f'{self.kind} "{expr}": {reason} at column {pos + 1}'))
+
+
+class NodeSetParseRangeError(NodeSetParseError):
+    """A range inside a node set's brackets is malformed (``node[1-x]``)."""
 
 
 class RangeSetParseError(NodeSetParseError):
     """A range set expression (``1-5,7``) is malformed.
 
-    >>> str(RangeSetParseError("1-x", 2, 'bad number "x"'))
-    'range set "1-x": bad number "x" at column 3'
+    >>> str(RangeSetParseError("1-x", 2, 'bad range "x"'))
+    'range set "1-x": bad range "x" at column 3'
     """
 
     kind = "range set"
+
+
+class NodeNameError(NodeSetParseError):
+    """A node name that could pass for an option or a path (see :mod:`shoal.nodeset.names`).
+
+    ``node`` is the name (the first one of its pattern), ``reason`` what is wrong with
+    it; ``expr`` and ``pos`` locate it in the expression it came from, ``where`` says
+    which group it came from, if any. The name is shown with its control characters
+    escaped, so the message stays on one line.
+
+    >>> str(NodeNameError("-oProxyCommand=x", 'must not start with "-"'))
+    'node name "-oProxyCommand=x": must not start with "-"'
+    >>> str(NodeNameError("a\\nb", "must not hold whitespace", where='group "@web"'))
+    'node name "a\\\\nb" (group "@web"): must not hold whitespace'
+    """
+
+    def __init__(self, node: str, reason: str, expr: str | None = None, pos: int = 0,
+                 where: str | None = None) -> None:
+        self.node = node
+        self.where = where
+        context = f" ({where})" if where else ""
+        ValueError.__init__(self, _printable(f'node name "{node}"{context}: {reason}'))
+        self.expr = node if expr is None else expr
+        self.pos = pos
+        self.reason = reason
+
+    def within(self, where: str) -> NodeNameError:
+        """The same error, said to come from ``where`` (a group)."""
+        return NodeNameError(self.node, self.reason, self.expr, self.pos, where)
 
 
 class HostError(ShoalError):
@@ -209,7 +276,11 @@ class ConfigError(ShoalError, ValueError):
         super().__init__(f"{where}: {reason}")
 
 
-class GroupSourceError(ShoalError):
+class NodeSetExternalError(NodeSetError):
+    """Groups could not be resolved: no resolver, no group source, or a source failed."""
+
+
+class GroupSourceError(NodeSetExternalError):
     """A group source failed to answer (unknown source, failing upcall).
 
     >>> str(GroupSourceError("slurm", 'upcall "map" exited with 1: no such partition'))
@@ -220,6 +291,14 @@ class GroupSourceError(ShoalError):
         self.source = source
         self.reason = reason
         super().__init__(f'group source "{source}": {reason}')
+
+
+class GroupSourceNoUpcallError(GroupSourceError):
+    """A group source has no way to answer: no ``all`` upcall, no ``list``, no ``reverse``.
+
+    Node sets then work the answer out from what the source can tell (all nodes are
+    the union of the groups), as ClusterShell does on its ``GroupSourceNoUpcall``.
+    """
 
 
 class UnknownGroupError(ShoalError, LookupError):
@@ -249,6 +328,22 @@ class UnknownGroupSourceError(ShoalError, LookupError):
     def __init__(self, source: str) -> None:
         self.source = source
         super().__init__(f'unknown group source "{source}"')
+
+
+class UnknownGroupSourceInNodeSetError(NodeSetParseError, UnknownGroupSourceError):
+    """A node set names a group source that is not configured (``@nosuch:group``).
+
+    Both a parse error pointing at the ``@`` and an :class:`UnknownGroupSourceError`, so
+    code that catches ClusterShell's ``GroupResolverSourceError`` catches it too.
+
+    >>> err = UnknownGroupSourceInNodeSetError("@slurm:gpu", 0, "slurm")
+    >>> str(err), err.source
+    ('node set "@slurm:gpu": unknown group source "slurm" at column 1', 'slurm')
+    """
+
+    def __init__(self, expr: str, pos: int, source: str) -> None:
+        self.source = source
+        NodeSetParseError.__init__(self, expr, pos, f'unknown group source "{source}"')
 
 
 class UsageError(ShoalError, RuntimeError):

@@ -214,3 +214,45 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     result = CliRunner().invoke(cli, ["nodeset", *args])
     assert result.exit_code == 2
 
+
+
+def main_entry(*args: str) -> tuple[int, str, str]:
+    """``shoal ARGS`` through its real entry point (``shoal.cli.main``), in this process."""
+    from shoal.cli import main
+
+    argv, status = sys.argv, 0
+    with CliRunner().isolation() as (out, err, _):
+        sys.argv = ["shoal", *args]
+        try:
+            main()
+        except SystemExit as exc:
+            status = int(exc.code or 0)
+        finally:
+            sys.argv = argv
+            sys.stdout.flush()  # the command writes to sys.stdout, not through click.echo
+    return status, out.getvalue().decode(), err.getvalue().decode()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["-f", "--", "-x"], 'node name "-x": must not start with "-"',
+                     id="dash-after-double-dash"),
+        pytest.param(["-e", "n1", "-oProxyCommand=x"],
+                     'node name "-oProxyCommand=x": must not start with "-"', id="dash-operand"),
+        pytest.param(["-f", "n[1-3]/x"], 'node name "n1/x": must not hold "/"', id="slash"),
+        pytest.param(["-c", "a\tb"], 'node name "a\\tb": must not hold whitespace ("\\t")',
+                     id="tab"),
+        pytest.param(["-f", "n[1-999999999999999999999]"],
+                     f'node set "n[1-999999999999999999999]": more than {sys.maxsize} '
+                     "indexes at column 3", id="too-many-nodes-for-len"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    assert main_entry("nodeset", *args) == (2, "", f"shoal: {message}\n")
+
+
+def test_first_node_set_after_double_dash_is_a_node_set() -> None:
+    # After "--", the first argument is a node set even if it reads like -x; later ones
+    # are operations as usual.
+    assert main_entry("nodeset", "-f", "--", "n[1-3]", "-x", "n2") == (0, "n[1,3]\n", "")

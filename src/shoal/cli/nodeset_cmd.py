@@ -78,12 +78,18 @@ _OPERATIONS = {
 
 
 def _compute(xset: AnySet, args: list[str], autostep: int | None) -> None:
-    """Apply the node sets and operations after the first node set, in order."""
+    """Add the first node set, then apply the node sets and operations after it, in order.
+
+    The first argument is a node set even if it reads like an operation (after ``--``:
+    ``shoal nodeset -f -- -x`` is about a node named ``-x``, which is refused).
+    """
     cls = type(xset)
     args = list(args)
+    first = True
     while args:
         arg = args.pop(0)
-        method = _OPERATIONS.get(arg)
+        method = None if first else _OPERATIONS.get(arg)
+        first = False
         if method is None:
             xset.update(_operand(cls, arg, autostep))
             continue

@@ -17,7 +17,11 @@ with ClusterShell's method names. :func:`load_group_config` builds one from a
 
 Answers are lists of strings as the source gave them (node set expressions such
 as ``"web[01-04]"`` or ``"@rack1"``); folding and expanding them is the job of
-:class:`~shoal.nodeset.NodeSet`.
+:class:`~shoal.nodeset.NodeSet`, which also checks the node names they hold (see
+:mod:`shoal.nodeset.names`). A question a source has no way to answer (all nodes
+without an ``all`` upcall or group, a node's groups without ``reverse``) raises
+:class:`GroupSourceNoUpcallError`, as ClusterShell's resolver does; node sets then work
+the answer out from the group list.
 
 >>> resolver = GroupResolver([GroupSource("local", {"web": "web[1-4]", "db": ["db1", "db2"]})])
 >>> resolver.group_nodes("db")
@@ -54,9 +58,9 @@ ClusterShell, stderr is captured, not shown: the first line of it ends the messa
 a failed upcall. Each upcall is killed, with all it started, after ``timeout`` seconds
 (:data:`DEFAULT_UPCALL_TIMEOUT`; ClusterShell waits forever).
 
-This module imports nothing from shoal but :mod:`shoal.errors` and
-:mod:`shoal.nodeset.groupsconf`; it imports :mod:`shoal.nodeset.nodeset` only when
-an answer holds ranges or groups that must be expanded.
+This module imports nothing from shoal but :mod:`shoal.errors`,
+:mod:`shoal.nodeset.groupsconf` and :mod:`shoal.nodeset.parsing` (to expand group names
+that hold ranges); :mod:`shoal.nodeset.nodeset` imports it, never the reverse.
 """
 
 from __future__ import annotations
@@ -69,17 +73,19 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from string import Template
 
 from shoal.errors import (
     GroupSourceError,
+    GroupSourceNoUpcallError,
     UnknownGroupError,
     UnknownGroupSourceError,
     UsageError,
 )
 from shoal.nodeset.groupsconf import UPCALLS, YAMLFileConfig, read_group_config, read_yaml_file
+from shoal.nodeset.parsing import scan
 
 __all__ = [
     "DEFAULT_CACHE_TIME",
@@ -127,38 +133,20 @@ def _split(text: str) -> list[str]:
     return text.split()
 
 
-def _expand_nodes(words: Iterable[str], resolver: GroupResolver) -> list[str]:
-    """Expand a source's answer into single node names, resolving nested groups."""
-    text = ",".join(words)
-    if _SIMPLE_LIST.fullmatch(text):
-        return [node for node in text.split(",") if node]
-    from shoal.nodeset.nodeset import NodeSet
-
-    return [str(node) for node in NodeSet(text, resolver=resolver)]
-
-
 def _expand_names(words: Iterable[str]) -> list[str]:
-    """Expand group names that hold ranges (``rack[1-3]``), keeping the source's order."""
+    """Expand group names that hold ranges (``rack[1-3]``), keeping the source's order.
+
+    :raises NodeSetParseError: a word is malformed.
+    """
     names: dict[str, None] = {}
     for word in words:
         if _SIMPLE_LIST.fullmatch(word):
             names.update(dict.fromkeys(name for name in word.split(",") if name))
         else:
-            from shoal.nodeset.nodeset import NO_GROUPS, NodeSet
-
-            names.update(dict.fromkeys(str(name) for name in NodeSet(word, resolver=NO_GROUPS)))
+            # Group names hold no operator (ILLEGAL_GROUP_CHARS): each term adds names.
+            for term in scan(word):
+                names.update(dict.fromkeys(term.names()))
     return list(names)
-
-
-def _union_of_groups(source: GroupSource) -> list[str]:
-    """All nodes of a source as the union of its groups (ClusterShell's fallback)."""
-    nodes: dict[str, None] = {}
-    for group in _expand_names(source.grouplist()):
-        try:
-            nodes.update(dict.fromkeys(source.group_nodes(group)))
-        except UnknownGroupError:
-            continue  # listed but gives nothing: an empty group
-    return list(nodes)
 
 
 class GroupSource:
@@ -166,12 +154,12 @@ class GroupSource:
 
     ``groups`` maps each group name to its nodes: a node set string, or a list of
     them (joined with ``,``). ``allgroups`` is the answer for all nodes; without it
-    all nodes are the union of the groups. A name absent from ``groups`` is an
-    unknown group.
+    the source cannot tell them (node sets then take the union of the groups). A name
+    absent from ``groups`` is an unknown group.
 
-    >>> source = GroupSource("rack", {"r1": "n[1-4]", "r2": "n[5-8]"})
+    >>> source = GroupSource("rack", {"r1": "n[1-4]", "r2": "n[5-8]"}, allgroups="n[1-9]")
     >>> source.group_nodes("r2"), source.all_nodes()
-    (['n[5-8]'], ['n[1-4]', 'n[5-8]'])
+    (['n[5-8]'], ['n[1-9]'])
     """
 
     def __init__(self, name: str, groups: Mapping[str, str | Sequence[str]] | None = None,
@@ -210,18 +198,23 @@ class GroupSource:
         return list(self._groups)
 
     def all_nodes(self) -> list[str]:
-        """All nodes of the source: ``allgroups``, else the union of every group."""
-        if self._allgroups is not None:
-            return _split(self._allgroups)
-        return _union_of_groups(self)
+        """All nodes of the source: ``allgroups``.
+
+        :raises GroupSourceNoUpcallError: no ``allgroups`` was given (node sets then
+            take the union of the groups).
+        """
+        if self._allgroups is None:
+            raise GroupSourceNoUpcallError(self.name, "no list of all nodes")
+        return _split(self._allgroups)
 
     def node_groups(self, node: str) -> list[str]:
         """The groups of ``node``, asked of the source itself (see :attr:`has_reverse`).
 
-        :raises GroupSourceError: the source cannot answer this; the resolver then
-            works it out from the groups.
+        :raises GroupSourceNoUpcallError: the source cannot answer this (node sets then
+            work it out from the groups).
         """
-        raise GroupSourceError(self.name, 'no "reverse" upcall to find the groups of a node')
+        raise GroupSourceNoUpcallError(self.name, 'no "reverse" upcall to find the groups '
+                                       "of a node")
 
     def clear_cache(self) -> None:
         """Forget cached answers, so the next questions ask the source again."""
@@ -255,6 +248,10 @@ class YAMLGroupFile:
 
     def __repr__(self) -> str:
         return f"YAMLGroupFile({self.path!r})"
+
+    def __iter__(self) -> Iterator[YAMLGroupSource]:
+        """Iterate over :attr:`sources` (as ClusterShell's ``YAMLGroupLoader``)."""
+        return iter(self.sources)
 
     def groups(self, source: str) -> dict[str, str]:
         """The groups of ``source`` (group name -> node set string), read again if stale."""
@@ -298,11 +295,15 @@ class YAMLGroupSource(GroupSource):
         return list(self.file.groups(self.name))
 
     def all_nodes(self) -> list[str]:
-        """The ``all`` group when there is one, else the union of every group."""
+        """The ``all`` group.
+
+        :raises GroupSourceNoUpcallError: there is no ``all`` group (node sets then take
+            the union of the groups).
+        """
         groups = self.file.groups(self.name)
-        if "all" in groups:
-            return _split(groups["all"])
-        return _union_of_groups(self)
+        if "all" not in groups:
+            raise GroupSourceNoUpcallError(self.name, 'no "all" group')
+        return _split(groups["all"])
 
     def clear_cache(self) -> None:
         """Read the file again on next use."""
@@ -528,7 +529,8 @@ class UpcallGroupSource(GroupSource):
     def grouplist(self) -> list[str]:
         """Group names from ``list`` (or from ``mapall`` while its answer is fresh).
 
-        :raises GroupSourceError: no ``list`` nor ``mapall`` upcall, or it failed.
+        :raises GroupSourceNoUpcallError: no ``list`` nor ``mapall`` upcall.
+        :raises GroupSourceError: the upcall failed.
         """
         with self._lock:
             mapping = self._refresh_mapall()
@@ -539,24 +541,22 @@ class UpcallGroupSource(GroupSource):
                     raise exc.error from None
             if mapping is not None:
                 return list(mapping)
-        raise GroupSourceError(self.name, 'no "list" upcall to list its groups')
+        raise GroupSourceNoUpcallError(self.name, 'no "list" upcall to list its groups')
 
     def all_nodes(self) -> list[str]:
-        """All nodes from ``all``, else the union of every listed group.
+        """All nodes from the ``all`` upcall.
 
-        :raises GroupSourceError: no ``all`` upcall and no way to list the groups,
-            or an upcall failed.
+        :raises GroupSourceNoUpcallError: there is no ``all`` upcall (node sets then take
+            the union of the groups).
+        :raises GroupSourceError: the upcall failed.
         """
-        if "all" in self._upcalls:
-            with self._lock:
-                try:
-                    return _split(self._query("all", "", "", {}))
-                except _UpcallExit as exc:
-                    raise exc.error from None
-        if not self.has_list:
-            raise GroupSourceError(self.name, 'no "all" upcall and no "list" upcall '
-                                   "to find all nodes")
-        return _union_of_groups(self)
+        if "all" not in self._upcalls:
+            raise GroupSourceNoUpcallError(self.name, 'no "all" upcall')
+        with self._lock:
+            try:
+                return _split(self._query("all", "", "", {}))
+            except _UpcallExit as exc:
+                raise exc.error from None
 
     def node_groups(self, node: str) -> list[str]:
         """The groups of ``node`` from the ``reverse`` upcall.
@@ -613,8 +613,6 @@ class GroupResolver:
                  default_source: GroupSource | str | None = None) -> None:
         self._sources: dict[str, GroupSource] = {}
         self._default: str | None = None
-        self._lock = threading.Lock()
-        self._reverse_index: dict[str, tuple[object, dict[str, list[str]]]] = {}
         for source in sources:
             self.add_source(source)
         if isinstance(default_source, GroupSource):
@@ -680,8 +678,6 @@ class GroupResolver:
         """Forget every source's cached answers."""
         for source in self._sources.values():
             source.clear_cache()
-        with self._lock:
-            self._reverse_index.clear()
 
     def _source(self, namespace: str | None) -> GroupSource | None:
         """The source named ``namespace`` (default when empty); None when there is none."""
@@ -705,12 +701,13 @@ class GroupResolver:
         return source.group_nodes(group)
 
     def all_nodes(self, namespace: str | None = None) -> list[str]:
-        """All nodes of source ``namespace`` (``@*``): its ``all`` answer, else the union
-        of its groups, as ClusterShell's node set parser falls back to.
+        """All nodes of source ``namespace`` (``@*``): its ``all`` upcall or group.
 
         :raises UnknownGroupError: there is no source at all (group ``*``).
         :raises UnknownGroupSourceError: no source is named ``namespace``.
-        :raises GroupSourceError: the source cannot tell or failed to answer.
+        :raises GroupSourceNoUpcallError: the source has no ``all`` (node sets then take
+            the union of its groups, as ClusterShell's do).
+        :raises GroupSourceError: the source failed to answer.
         """
         source = self._source(namespace)
         if source is None:
@@ -731,7 +728,7 @@ class GroupResolver:
 
     def has_node_groups(self, namespace: str | None = None) -> bool:
         """Whether source ``namespace`` finds a node's groups itself (a ``reverse``
-        upcall). :meth:`node_groups` answers either way; False for an unknown source."""
+        upcall), so that :meth:`node_groups` answers; False for an unknown source."""
         try:
             source = self._source(namespace)
         except UnknownGroupSourceError:
@@ -739,44 +736,19 @@ class GroupResolver:
         return source is not None and source.has_reverse
 
     def node_groups(self, node: str, namespace: str | None = None) -> list[str]:
-        """The groups of ``node`` in source ``namespace``.
+        """The groups of ``node`` in source ``namespace``, from its ``reverse`` upcall.
 
-        Asked of the ``reverse`` upcall when the source has one; else worked out from
-        the nodes of every group of the list (expanding ranges and nested groups), and
-        kept while the groups' answers stay the same.
+        Without one, :meth:`NodeSet.groups() <shoal.nodeset.NodeSet.groups>` works the
+        groups out from the group list, as ClusterShell's.
 
         :raises UnknownGroupSourceError: no source is named ``namespace``.
-        :raises GroupSourceError: the source failed, or has neither ``reverse`` nor a
-            way to list its groups.
+        :raises GroupSourceNoUpcallError: the source has no ``reverse`` upcall.
+        :raises GroupSourceError: the upcall failed or gave an illegal group name.
         """
         source = self._source(namespace)
         if source is None:
             return []
-        if source.has_reverse:
-            return _check_group_names(source.name, source.node_groups(node))
-        if not source.has_list:
-            raise GroupSourceError(source.name, 'no "reverse" upcall and no "list" upcall '
-                                   "to find the groups of a node")
-        members: list[tuple[str, tuple[str, ...]]] = []
-        for group in _expand_names(self.grouplist(source.name)):
-            try:
-                members.append((group, tuple(source.group_nodes(group))))
-            except UnknownGroupError:
-                continue
-        fingerprint = tuple(members)
-        with self._lock:
-            cached = self._reverse_index.get(source.name)
-        if cached is not None and cached[0] == fingerprint:
-            index = cached[1]
-        else:
-            view = GroupResolver(self._sources.values(), default_source=source.name)
-            index = {}
-            for group, words in members:
-                for member in dict.fromkeys(_expand_nodes(words, view)):
-                    index.setdefault(member, []).append(group)
-            with self._lock:
-                self._reverse_index[source.name] = (fingerprint, index)
-        return list(index.get(node, []))
+        return _check_group_names(source.name, source.node_groups(node))
 
 
 def load_group_config(path: str | os.PathLike[str], *,

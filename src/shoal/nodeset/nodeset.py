@@ -21,7 +21,8 @@ and ``^`` (symmetric difference), strictly from left to right. ``@group``,
 :class:`GroupResolverProtocol`), by default :func:`shoal.nodeset.groups.std_group_resolver`,
 which is imported only when an expression first needs it; ``resolver=NO_GROUPS`` takes
 ``@`` literally. A malformed expression raises :class:`~shoal.errors.NodeSetParseError`
-with the column of the fault.
+with the column of the fault, a node name that could pass for an option or a path its
+subclass :class:`~shoal.errors.NodeNameError` (see :mod:`shoal.nodeset.names`).
 
 >>> expand("n[1-3]!n2"), fold("n1,n2,n3,m7")
 (['n1', 'n3'], 'm7,n[1-3]')
@@ -31,9 +32,13 @@ with the column of the fault.
 ...     print(exc.pos, exc.reason)
 5 bad range "5-2" (start greater than end)
 
+:class:`NodeSetBase` does the set arithmetic on patterns and never parses;
+:class:`NodeSet` adds expressions and groups, as in ClusterShell.
+
 This module is pure: no I/O, no asyncio. It imports :mod:`shoal.errors` and the
-:mod:`shoal.nodeset` range set and parsing modules; group sources are reached only through
-a resolver object.
+:mod:`shoal.nodeset` range set, parsing and names modules; group sources are reached only
+through a resolver object (the standard one from :mod:`shoal.nodeset.groups`, imported on
+first use; that module imports nothing of this one).
 """
 
 from __future__ import annotations
@@ -43,17 +48,21 @@ import fnmatch
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from functools import lru_cache
+from functools import lru_cache, reduce
 from itertools import chain, islice, product
-from typing import Final, Literal, Protocol, overload
+from typing import Final, Literal, Protocol, TypeAlias, TypeVar, overload
 
 from shoal.errors import (
     GroupSourceError,
+    GroupSourceNoUpcallError,
+    NodeNameError,
+    NodeSetExternalError,
     NodeSetParseError,
     UnknownGroupError,
     UnknownGroupSourceError,
-    UsageError,
+    UnknownGroupSourceInNodeSetError,
 )
+from shoal.nodeset.names import node_name, pattern_problem
 from shoal.nodeset.parsing import _ASCII_DIGITS, Term, pattern_key, scan
 from shoal.nodeset.rangeset import (
     AUTOSTEP_DISABLED,
@@ -67,8 +76,10 @@ __all__ = [
     "NO_GROUPS",
     "GroupResolverProtocol",
     "NodeSet",
+    "NodeSetBase",
     "expand",
     "fold",
+    "grouplist",
 ]
 
 
@@ -93,7 +104,11 @@ class GroupResolverProtocol(Protocol):
         """Node set expressions of the nodes of ``group``."""
 
     def all_nodes(self, namespace: str | None = None) -> list[str]:
-        """Node set expressions of all the nodes of a source."""
+        """Node set expressions of all the nodes of a source.
+
+        :class:`~shoal.errors.GroupSourceNoUpcallError` when the source cannot tell:
+        node sets then take the union of its groups.
+        """
 
     def grouplist(self, namespace: str | None = None) -> list[str]:
         """Group names of a source (they may hold ranges)."""
@@ -102,7 +117,7 @@ class GroupResolverProtocol(Protocol):
         """Whether the source finds the groups of a node itself."""
 
     def node_groups(self, node: str, namespace: str | None = None) -> list[str]:
-        """Groups holding ``node``."""
+        """Groups holding ``node`` (asked only when :meth:`has_node_groups` is true)."""
 
 
 class _NoGroups(enum.Enum):
@@ -128,13 +143,15 @@ _MAX_GROUP_DEPTH = 64
 _CHUNK = 2048
 
 # A name fromlist() may take apart itself: no operator, bracket, group, wildcard, "%",
-# whitespace, control or non-ASCII character (those go through the full parser). The
-# characters are listed (not a negated class of Unicode ranges, slow to compile).
-_PLAIN_CHARS = "".join(re.escape(c) for c in map(chr, range(0x21, 0x7F)) if c not in "[],!&^@*?%")
-_PLAIN_NAME = re.compile(f"[{_PLAIN_CHARS}]+")
-_PLAIN_PREFIX = re.compile(f"[{_PLAIN_CHARS.replace('0123456789', '')}]*")
+# whitespace, control or non-ASCII character, no "/" and no "-" in front (those go
+# through the full parser, which also refuses names that could pass for options or
+# paths). The characters are listed (not a negated class of Unicode ranges, slow to
+# compile).
+_PLAIN_CHARS = "".join(re.escape(c) for c in map(chr, range(0x21, 0x7F)) if c not in "[],!&^@*?%/")
+_PLAIN_NAME = re.compile(f"(?!-)[{_PLAIN_CHARS}]+")
+_PLAIN_PREFIX = re.compile(f"(?!-)[{_PLAIN_CHARS.replace('0123456789', '')}]*")
 # An expression that is only plain names joined by ",": parsed in bulk by _fold_plain().
-_PLAIN_LIST = re.compile(f"[{_PLAIN_CHARS}]+(?:,[{_PLAIN_CHARS}]+)*")
+_PLAIN_LIST = re.compile(f"(?!-)[{_PLAIN_CHARS}]+(?:,(?!-)[{_PLAIN_CHARS}]+)*")
 _DIGIT_RUNS = re.compile(r"([0-9]+)")
 
 
@@ -166,8 +183,8 @@ def _split_plain(prefix: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
 
 
 def _fold_plain(
-    names: Iterable[str | NodeSet], autostep: int | None, parsed: bool = False
-) -> tuple[list[tuple[str, _RSet]], list[str | NodeSet]]:
+    names: Iterable[str | NodeSetBase], autostep: int | None, parsed: bool = False
+) -> tuple[list[tuple[str, _RSet]], list[str | NodeSetBase]]:
     """Range sets of plain node names, grouped by pattern and folded at once.
 
     Names are grouped by their pattern (the name with its digit runs as slots); the
@@ -176,8 +193,8 @@ def _fold_plain(
     names cost a few passes over lists, not a million set updates. Returns the
     ``(pattern key, index set)`` pairs and, in their order, the items left to
     :meth:`NodeSet.update`: node sets, names that are not plain (operators, brackets,
-    groups, wildcards, ``%``, whitespace, non-ASCII…) and names of more than 100
-    characters (whose indexes may be too large).
+    groups, wildcards, ``%``, ``/``, a leading ``-``, whitespace, non-ASCII…) and names
+    of more than 100 characters (whose indexes may be too large).
 
     With ``parsed``, n-D sets are as the parser leaves them (the union of one-vector
     terms): no autostep of their own, ``autostep`` for the axes of their vectors.
@@ -187,7 +204,7 @@ def _fold_plain(
     multi: dict[tuple[str, ...], dict[tuple[str, ...], list[str]]] = {}
     slots: dict[str, tuple[list[str], list[str], str]] = {}  # prefix with digits
     unsafe: set[str] = set()
-    other: list[str | NodeSet] = []
+    other: list[str | NodeSetBase] = []
     simple_get = simple.get
     slots_get = slots.get
     for item in names:
@@ -249,126 +266,116 @@ def _fold_plain(
     return built, other
 
 
-def _format(pieces: tuple[str, ...], values: Sequence[str]) -> str:
-    out = [pieces[0]]
-    for value, piece in zip(values, pieces[1:], strict=True):
-        out.append(value)
-        out.append(piece)
-    return "".join(out)
+def _check_names(pieces: tuple[str, ...], axes: Sequence[RangeSet], expr: str | None = None,
+                 pos: int = 0) -> None:
+    """Refuse the names of a pattern (one range set per index) that could pass for options
+    or paths; the error names the first such node."""
+    # A name starts with its first index only without a literal before it; negative
+    # indexes come first in a range set.
+    lead_negative = not pieces[0] and bool(axes) and axes[0][0].startswith("-")
+    problem = pattern_problem(pieces, lead_negative)
+    if problem is not None:
+        raise NodeNameError(node_name(pieces, [rs[0] for rs in axes]), problem, expr, pos)
+
+
+def _axes(rset: _RSet) -> list[RangeSet]:
+    """The indexes of each axis of a pattern's range set."""
+    if rset is None:
+        return []
+    if isinstance(rset, RangeSet):
+        return [rset]
+    return [reduce(RangeSet.union, axis) for axis in zip(*rset.vectors(), strict=True)]
+
+
+def _fold_axes(value: Iterable[int | str]) -> tuple[int, ...]:
+    """Axis numbers of a ``fold_axis`` value.
+
+    :raises TypeError: the value is not an iterable of axis numbers.
+    """
+    try:
+        if isinstance(value, (str, bytes)):
+            raise TypeError
+        return tuple(int(axis) for axis in value)
+    except (TypeError, ValueError):
+        raise TypeError(f"fold_axis must be None or axis numbers, not {value!r}") from None
 
 
 def _copy_rset(rset: _RSet) -> _RSet:
     return None if rset is None else rset.copy()
 
 
-class NodeSet:
-    """Set of node names with ranges: ``NodeSet("node[1-10/2],web[01-03]")``.
+_NS = TypeVar("_NS", bound="NodeSetBase")
 
-    ``nodes`` is a node set expression or another :class:`NodeSet`. ``autostep`` is the
-    number of indexes at equal distance from which :func:`str` writes ``a-b/step``
-    (``None``: inherit from the operands, off by default; :data:`AUTOSTEP_DISABLED`: off).
-    ``resolver`` answers ``@group`` (see the module documentation). ``fold_axis``
-    (0-based, negative from the end) limits the axes of multi-dimensional names that
-    :func:`str` folds; the others are expanded.
+#: What the set methods take: a node set, an expression (NodeSet only) or None (no node).
+Operand: TypeAlias = "str | NodeSetBase | None"
 
-    The set methods (``update``, ``difference_update``, ``in``…) take a :class:`NodeSet`
-    or an expression; the operators (``|``, ``-``, ``&``, ``^``) take node sets only.
 
-    :raises NodeSetParseError: ``nodes`` is malformed or names an unknown group.
+class NodeSetBase:
+    """Set arithmetic on node name patterns, with no parsing: the base of :class:`NodeSet`.
 
-    >>> ns = NodeSet("node[1-5]") - NodeSet("node3")
-    >>> ns, len(ns), ns[0], ns.index("node4")
-    (NodeSet('node[1-2,4-5]'), 4, 'node1', 2)
-    >>> str(NodeSet("n[2,4,6,8]", autostep=3))
-    'n[2-8/2]'
+    A node set is a mapping of patterns (``node%s-ib``, literal ``%`` doubled) to the
+    :class:`RangeSet` (one index) or :class:`RangeSetND` (several) of their indexes, or
+    to None for a name without index. ``NodeSetBase(pattern, rangeset)`` holds one
+    pattern; ``copy_rangeset=False`` hands ``rangeset`` over instead of copying it.
+    The set methods and operators take other node sets (or None: no node); only
+    :class:`NodeSet` reads expressions. This is ClusterShell's ``NodeSetBase``.
+
+    :raises ValueError: ``rangeset`` without ``pattern``, or a pattern whose number of
+        ``%s`` differs from the number of indexes.
+    :raises NodeNameError: the names of ``pattern`` could pass for options or paths.
+
+    >>> nsb = NodeSetBase("node%s-ipmi", RangeSet("1-5,7"))
+    >>> str(nsb), len(nsb)
+    ('node[1-5,7]-ipmi', 6)
+    >>> str(NodeSetBase("node%s-ib%s", RangeSetND([["1-5,7", "1-2"]])))
+    'node[1-5,7]-ib[1-2]'
     """
 
-    __slots__ = ("_autostep", "_patterns", "_resolver", "fold_axis")
+    __slots__ = ("_autostep", "_fold_axis", "_patterns")
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like set
 
     def __init__(
         self,
-        nodes: str | NodeSet | None = None,
+        pattern: str | None = None,
+        rangeset: RangeSet | RangeSetND | None = None,
+        copy_rangeset: bool = True,
         autostep: float | None = None,
-        resolver: ResolverArg = None,
-        fold_axis: Iterable[int] | None = None,
+        fold_axis: Iterable[int | str] | None = None,
     ) -> None:
         self._patterns: dict[str, _RSet] = {}
         self._autostep: int | None = None
         if autostep is not None:
             self._autostep = min(int(autostep), AUTOSTEP_DISABLED)
-        self._resolver: ResolverArg = resolver
-        #: Axes folded by str() (None: all of them).
-        self.fold_axis: tuple[int, ...] | None = None if fold_axis is None else tuple(fold_axis)
-        if nodes is not None:
-            self.update(nodes)
+        self._fold_axis = None if fold_axis is None else _fold_axes(fold_axis)
+        if pattern:
+            pieces = _pieces(pattern)
+            dim = 0 if rangeset is None else rangeset.dim() or len(pieces) - 1
+            if dim != len(pieces) - 1:
+                raise ValueError(f'pattern "{pattern}" has {len(pieces) - 1} "%s" for '
+                                 f"{dim} indexes")
+            _check_names(pieces, _axes(rangeset))
+            self._add(pattern, rangeset, copy_rangeset)
+        elif rangeset is not None:
+            raise ValueError("missing pattern")
 
-    # -- construction --------------------------------------------------------------------
+    def _blank(self: _NS) -> _NS:
+        """An empty set of the same class (and group resolver)."""
+        return type(self)()
 
-    @classmethod
-    def fromlist(
-        cls,
-        nodelist: Iterable[str | NodeSet],
-        autostep: float | None = None,
-        resolver: ResolverArg = None,
-    ) -> NodeSet:
-        """New node set, union of node names, expressions or node sets.
-
-        Plain names (``node17``, ``r3n12``) are grouped by pattern and their indexes
-        turned into ranges at once, so a million names take about a second; anything
-        else goes through the parser.
-
-        >>> print(NodeSet.fromlist(["n3", "n1", "n2", "r1n1", "r2n1", "web[1-2]"]))
-        n[1-3],r[1-2]n1,web[1-2]
-        """
-        inst = cls(autostep=autostep, resolver=resolver)
-        built, other = _fold_plain(nodelist, inst._autostep)
-        for key, rset in built:
-            inst._add(key, rset, copy=False)
-        inst.updaten(other)
-        return inst
-
-    @classmethod
-    def fromall(
-        cls,
-        groupsource: str | None = None,
-        autostep: float | None = None,
-        resolver: ResolverArg = None,
-    ) -> NodeSet:
-        """New node set of all the nodes of a group source (``nodeset -a``).
-
-        :raises UsageError: ``resolver`` is :data:`NO_GROUPS`.
-        :raises UnknownGroupSourceError: there is no such source.
-        :raises GroupSourceError: the source failed or cannot tell its nodes.
-        """
-        inst = cls(autostep=autostep, resolver=resolver)
-        words = inst._need_resolver().all_nodes(groupsource)
-        evaluator = _Evaluator(resolver, inst._autostep)
-        for word in words:
-            # Nested groups are looked up in the same source.
-            inst.update(evaluator.parse(word, groupsource))
-        return inst
-
-    def _need_resolver(self) -> GroupResolverProtocol:
-        resolver = _get_resolver(self._resolver)
-        if resolver is None:
-            raise UsageError("this node set has no group resolver (resolver=NO_GROUPS)")
-        return resolver
-
-    def _parse(self, nodes: str | NodeSet) -> NodeSet:
-        """A node set operand: parsed when it is an expression."""
-        if isinstance(nodes, NodeSet):
-            return nodes
-        if isinstance(nodes, str):
-            return _Evaluator(self._resolver, self._autostep).parse(nodes)
-        raise TypeError(f"Unsupported NodeSet input {type(nodes).__name__}")
-
-    def _new(self) -> NodeSet:
-        """Empty node set with the same autostep and resolver."""
-        inst = NodeSet(resolver=self._resolver)
+    def _new(self: _NS) -> _NS:
+        """An empty set of the same class, with the same autostep."""
+        inst = self._blank()
         inst._autostep = self._autostep
         return inst
+
+    def _operand(self, other: Operand) -> NodeSetBase:
+        """The node set an operand stands for (None: no node); no expression here."""
+        if isinstance(other, NodeSetBase):
+            return other
+        if other is None:
+            return NodeSetBase()
+        raise TypeError(f"unsupported {type(self).__name__} operand {type(other).__name__}")
 
     def _add(self, key: str, rset: _RSet, copy: bool = True) -> None:
         """Add the nodes of one pattern (``rset`` copied unless ``copy`` is false)."""
@@ -386,9 +393,11 @@ class NodeSet:
         elif have is not None or rset is not None:
             raise ValueError(f'pattern "{key}" with different numbers of indexes')
 
+    # -- properties ----------------------------------------------------------------------
+
     @property
     def autostep(self) -> int | None:
-        """Autostep of this set (see the class documentation); setting it applies to all."""
+        """Autostep of this set (see :class:`NodeSet`); setting it applies to all."""
         return self._autostep
 
     @autostep.setter
@@ -398,29 +407,52 @@ class NodeSet:
             if rset is not None:
                 rset.autostep = self._autostep
 
-    def copy(self) -> NodeSet:
-        """A new node set with the same nodes, autostep, resolver and ``fold_axis``."""
+    def get_autostep(self) -> int | None:
+        """The autostep (ClusterShell's getter of :attr:`autostep`)."""
+        return self.autostep
+
+    def set_autostep(self, value: float | None) -> None:
+        """Set the autostep (ClusterShell's setter of :attr:`autostep`)."""
+        self.autostep = value
+
+    @property
+    def fold_axis(self) -> tuple[int, ...] | None:
+        """Axes of multi-dimensional names that :func:`str` folds (None: all of them).
+
+        0-based, negative from the end; the other axes are expanded. Any iterable of
+        axis numbers may be assigned (``range(2)``, ``RangeSet("0-1")``).
+
+        :raises TypeError: the value is not None nor an iterable of axis numbers.
+        """
+        return self._fold_axis
+
+    @fold_axis.setter
+    def fold_axis(self, value: Iterable[int | str] | None) -> None:
+        self._fold_axis = None if value is None else _fold_axes(value)
+
+    # -- copies and pickles --------------------------------------------------------------
+
+    def copy(self: _NS) -> _NS:
+        """A new node set with the same nodes, autostep, ``fold_axis`` (and resolver)."""
         cpy = self._new()
         cpy._patterns = {key: _copy_rset(rset) for key, rset in self._patterns.items()}
-        cpy.fold_axis = self.fold_axis
+        cpy._fold_axis = self._fold_axis
         return cpy
 
     __copy__ = copy
 
-    def __deepcopy__(self, memo: dict[int, object]) -> NodeSet:
+    def __deepcopy__(self: _NS, memo: dict[int, object]) -> _NS:
         return self.copy()
 
     def __getstate__(self) -> dict[str, object]:
-        """Pickled state: the nodes, autostep and fold_axis, not the resolver."""
+        """Pickled state: the nodes, autostep and fold_axis (a resolver is not kept)."""
         return {"patterns": self._patterns, "autostep": self._autostep,
-                "fold_axis": self.fold_axis}
+                "fold_axis": self._fold_axis}
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        """Unpickled node sets resolve no group (as ClusterShell's)."""
         self._patterns = state["patterns"]  # type: ignore[assignment]
         self._autostep = state["autostep"]  # type: ignore[assignment]
-        self.fold_axis = state["fold_axis"]  # type: ignore[assignment]
-        self._resolver = NO_GROUPS
+        self._fold_axis = state["fold_axis"]  # type: ignore[assignment]
 
     # -- size, iteration and text --------------------------------------------------------
 
@@ -439,8 +471,8 @@ class NodeSet:
 
     striter = __iter__
 
-    def nsiter(self) -> Iterator[NodeSet]:
-        """Iterate over the nodes, each as a one-node :class:`NodeSet`."""
+    def nsiter(self: _NS) -> Iterator[_NS]:
+        """Iterate over the nodes, each as a one-node set."""
         for key, rset in self._sorted():
             if rset is None:
                 yield self._single(key, None)
@@ -451,12 +483,12 @@ class NodeSet:
                 for vec in rset:
                     yield self._single(key, RangeSetND([vec]))
 
-    def _single(self, key: str, rset: _RSet) -> NodeSet:
-        inst = NodeSet(resolver=self._resolver)
+    def _single(self: _NS, key: str, rset: _RSet) -> _NS:
+        inst = self._blank()
         inst._patterns[key] = rset
         return inst
 
-    def contiguous(self) -> Iterator[NodeSet]:
+    def contiguous(self: _NS) -> Iterator[_NS]:
         """Iterate over contiguous parts: one pattern, contiguous indexes each.
 
         >>> [str(ns) for ns in NodeSet("n[1-3,5],m").contiguous()]
@@ -471,13 +503,13 @@ class NodeSet:
 
     def __str__(self) -> str:
         out: list[str] = []
-        fold_axis = self.fold_axis
+        fold_axis = self._fold_axis
         for key, rset in self._sorted():
             pieces = _pieces(key)
             if rset is None:
                 out.append(pieces[0])
             elif isinstance(rset, RangeSet):
-                if fold_axis is None or any(-1 <= int(x) < 1 for x in fold_axis):
+                if fold_axis is None or any(-1 <= x < 1 for x in fold_axis):
                     text = str(rset)
                     if len(rset) > 1:
                         text = f"[{text}]"
@@ -491,10 +523,10 @@ class NodeSet:
     def _fold_nd(self, pieces: tuple[str, ...], rset: RangeSetND) -> Iterator[str]:
         """Folded names of an n-D pattern, expanding the axes not in ``fold_axis``."""
         dim = rset.dim()
-        if self.fold_axis is None:
+        if self._fold_axis is None:
             axes = set(range(dim))
         else:
-            axes = {int(x) % dim for x in self.fold_axis if -dim <= int(x) < dim}
+            axes = {x % dim for x in self._fold_axis if -dim <= x < dim}
         for vec in rset.vectors():
             combos: list[list[str]] = []
             for axis, rs in enumerate(vec):
@@ -505,10 +537,10 @@ class NodeSet:
                 # ClusterShell lets the last axis vary slowest when it expands several.
                 combos = [[*c, t] for t in texts for c in combos or [[]]]
             for combo in combos:
-                yield _format(pieces, combo)
+                yield node_name(pieces, combo)
 
     def __repr__(self) -> str:
-        return f"NodeSet({str(self)!r})"
+        return f"{type(self).__name__}({str(self)!r})"
 
     # -- indexing -------------------------------------------------------------------------
 
@@ -546,10 +578,10 @@ class NodeSet:
     def __getitem__(self, index: int) -> str: ...
 
     @overload
-    def __getitem__(self, index: slice) -> NodeSet: ...
+    def __getitem__(self: _NS, index: slice) -> _NS: ...
 
-    def __getitem__(self, index: int | slice) -> str | NodeSet:
-        """The name at a position, or a :class:`NodeSet` for a ``slice``.
+    def __getitem__(self: _NS, index: int | slice) -> str | _NS:
+        """The name at a position, or a node set for a ``slice``.
 
         >>> ns = NodeSet("n[1-10]")
         >>> ns[0], ns[-1], ns[2:5], ns[::4]
@@ -558,7 +590,7 @@ class NodeSet:
         if isinstance(index, slice):
             return self._slice(index)
         if not isinstance(index, int):
-            raise TypeError("NodeSet indices must be integers")
+            raise TypeError(f"{type(self).__name__} indices must be integers")
         pos = index
         if pos < 0:
             pos += len(self)
@@ -573,12 +605,12 @@ class NodeSet:
                     return pieces[0]
                 if isinstance(rset, RangeSet):
                     return pieces[0] + rset[pos - base] + pieces[1]
-                return _format(pieces, rset[pos - base])
+                return node_name(pieces, rset[pos - base])
             base += count
         raise IndexError(f"{index} out of range")
 
-    def _slice(self, index: slice) -> NodeSet:
-        inst = NodeSet(resolver=self._resolver)  # parts keep their own autostep
+    def _slice(self: _NS, index: slice) -> _NS:
+        inst = self._blank()  # parts keep their own autostep
         start, stop, step = self._extract_slice(index)
         nxt = start
         if stop <= nxt:
@@ -608,7 +640,7 @@ class NodeSet:
         inst._autostep = self._autostep
         return inst
 
-    def index(self, node: str | NodeSet, start: int = 0, stop: int | None = None) -> int:
+    def index(self, node: Operand, start: int = 0, stop: int | None = None) -> int:
         """Position of one node in iteration order, like ``list.index()``.
 
         :raises ValueError: ``node`` is not one node of this set (or not within
@@ -617,7 +649,7 @@ class NodeSet:
         >>> NodeSet("node[0-9,20]").index("node20")
         10
         """
-        other = self._parse(node)
+        other = self._operand(node)
         if len(other) != 1:
             raise ValueError("index() argument must be a single node")
         okey, orset = next(iter(other._patterns.items()))
@@ -638,7 +670,7 @@ class NodeSet:
                 raise ValueError(f"'{other}' is not in nodeset")
         return found
 
-    def split(self, nbr: int) -> Iterator[NodeSet]:
+    def split(self: _NS, nbr: int) -> Iterator[_NS]:
         """Split into at most ``nbr`` node sets whose sizes differ by one at most.
 
         >>> [str(ns) for ns in NodeSet("foo[1-5]").split(3)]
@@ -649,19 +681,19 @@ class NodeSet:
 
     # -- set operations ------------------------------------------------------------------
 
-    def update(self, other: str | NodeSet) -> None:
-        """Add the nodes of ``other`` (a node set or an expression)."""
-        for key, rset in self._parse(other)._patterns.items():
+    def update(self, other: Operand) -> None:
+        """Add the nodes of ``other``."""
+        for key, rset in self._operand(other)._patterns.items():
             self._add(key, rset)
 
     union_update = update
 
-    def add(self, other: str | NodeSet) -> None:
+    def add(self, other: Operand) -> None:
         """Add nodes (same as :meth:`update`)."""
         self.update(other)
 
-    def updaten(self, others: Iterable[str | NodeSet]) -> None:
-        """Add the nodes of several node sets or expressions."""
+    def updaten(self, others: Iterable[Operand]) -> None:
+        """Add the nodes of several node sets."""
         for other in others:
             self.update(other)
 
@@ -669,9 +701,23 @@ class NodeSet:
         """Remove every node."""
         self._patterns.clear()
 
-    def intersection_update(self, other: str | NodeSet) -> None:
+    def pop(self) -> str:
+        """Remove the first node (in iteration order) and return its name.
+
+        :raises KeyError: the set is empty.
+
+        >>> ns = NodeSet("n[1-3]")
+        >>> ns.pop(), ns
+        ('n1', NodeSet('n[2-3]'))
+        """
+        for first in self.nsiter():
+            self.difference_update(first)
+            return str(first)
+        raise KeyError("pop from an empty node set")
+
+    def intersection_update(self, other: Operand) -> None:
         """Keep only the nodes also in ``other``."""
-        ns = self._parse(other)
+        ns = self._operand(other)
         if ns is self:
             return
         kept: dict[str, _RSet] = {}
@@ -689,12 +735,12 @@ class NodeSet:
                 kept[key] = common
         self._patterns = kept
 
-    def difference_update(self, other: str | NodeSet, strict: bool = False) -> None:
+    def difference_update(self, other: Operand, strict: bool = False) -> None:
         """Remove the nodes of ``other``.
 
         :raises KeyError: ``strict`` is true and a node of ``other`` is not in this set.
         """
-        ns = self._parse(other)
+        ns = self._operand(other)
         purge = []
         for key, orset in list(ns._patterns.items()):
             rset = self._patterns.get(key)
@@ -714,16 +760,16 @@ class NodeSet:
         for key in purge:
             self._patterns.pop(key, None)
 
-    def remove(self, other: str | NodeSet) -> None:
+    def remove(self, other: Operand) -> None:
         """Remove nodes.
 
         :raises KeyError: one of them is not in this set.
         """
         self.difference_update(other, strict=True)
 
-    def symmetric_difference_update(self, other: str | NodeSet) -> None:
+    def symmetric_difference_update(self, other: Operand) -> None:
         """Keep the nodes in exactly one of the two sets."""
-        ns = self._parse(other)
+        ns = self._operand(other)
         purge = []
         for key, rset in list(self._patterns.items()):
             orset = ns._patterns.get(key)
@@ -742,76 +788,76 @@ class NodeSet:
         for key in purge:
             self._patterns.pop(key, None)
 
-    def union(self, other: str | NodeSet) -> NodeSet:
+    def union(self: _NS, other: Operand) -> _NS:
         """New node set with the nodes of both."""
         cpy = self.copy()
         cpy.update(other)
         return cpy
 
-    def intersection(self, other: str | NodeSet) -> NodeSet:
+    def intersection(self: _NS, other: Operand) -> _NS:
         """New node set with the nodes common to both."""
         cpy = self.copy()
         cpy.intersection_update(other)
         return cpy
 
-    def difference(self, other: str | NodeSet) -> NodeSet:
+    def difference(self: _NS, other: Operand) -> _NS:
         """New node set with the nodes of this set that are not in ``other``."""
         cpy = self.copy()
         cpy.difference_update(other)
         return cpy
 
-    def symmetric_difference(self, other: str | NodeSet) -> NodeSet:
+    def symmetric_difference(self: _NS, other: Operand) -> _NS:
         """New node set with the nodes in exactly one of the two."""
         cpy = self.copy()
         cpy.symmetric_difference_update(other)
         return cpy
 
-    def __or__(self, other: object) -> NodeSet:
-        if not isinstance(other, NodeSet):
+    def __or__(self: _NS, other: object) -> _NS:
+        if not isinstance(other, NodeSetBase):
             return NotImplemented
         return self.union(other)
 
-    def __and__(self, other: object) -> NodeSet:
-        if not isinstance(other, NodeSet):
+    def __and__(self: _NS, other: object) -> _NS:
+        if not isinstance(other, NodeSetBase):
             return NotImplemented
         return self.intersection(other)
 
-    def __sub__(self, other: object) -> NodeSet:
-        if not isinstance(other, NodeSet):
+    def __sub__(self: _NS, other: object) -> _NS:
+        if not isinstance(other, NodeSetBase):
             return NotImplemented
         return self.difference(other)
 
-    def __xor__(self, other: object) -> NodeSet:
-        if not isinstance(other, NodeSet):
+    def __xor__(self: _NS, other: object) -> _NS:
+        if not isinstance(other, NodeSetBase):
             return NotImplemented
         return self.symmetric_difference(other)
 
-    def _check(self, other: object) -> NodeSet:
-        if not isinstance(other, NodeSet):
+    def _check(self, other: object) -> NodeSetBase:
+        if not isinstance(other, NodeSetBase):
             raise TypeError("Binary operation only permitted between NodeSet")
         return other
 
-    def __ior__(self, other: object) -> NodeSet:
+    def __ior__(self: _NS, other: object) -> _NS:
         self.update(self._check(other))
         return self
 
-    def __iand__(self, other: object) -> NodeSet:
+    def __iand__(self: _NS, other: object) -> _NS:
         self.intersection_update(self._check(other))
         return self
 
-    def __isub__(self, other: object) -> NodeSet:
+    def __isub__(self: _NS, other: object) -> _NS:
         self.difference_update(self._check(other))
         return self
 
-    def __ixor__(self, other: object) -> NodeSet:
+    def __ixor__(self: _NS, other: object) -> _NS:
         self.symmetric_difference_update(self._check(other))
         return self
 
     # -- comparisons -----------------------------------------------------------------------
 
-    def issuperset(self, other: str | NodeSet) -> bool:
-        """Whether every node of ``other`` (a node set or an expression) is in this set."""
-        for key, orset in self._parse(other)._patterns.items():
+    def issuperset(self, other: Operand) -> bool:
+        """Whether every node of ``other`` is in this set."""
+        for key, orset in self._operand(other)._patterns.items():
             rset = self._patterns.get(key)
             if isinstance(rset, RangeSet) and isinstance(orset, RangeSet):  # noqa: SIM114 (one call, two types)
                 if not rset.issuperset(orset):
@@ -823,9 +869,17 @@ class NodeSet:
                 return False
         return True
 
-    def issubset(self, other: str | NodeSet) -> bool:
+    def issubset(self, other: Operand) -> bool:
         """Whether every node of this set is in ``other``."""
-        return self._parse(other).issuperset(self)
+        return self._operand(other).issuperset(self)
+
+    def isdisjoint(self, other: Operand) -> bool:
+        """Whether the two sets have no node in common.
+
+        >>> NodeSet("n[1-3]").isdisjoint("n[4-5]"), NodeSet("n[1-3]").isdisjoint("n3")
+        (True, False)
+        """
+        return not self.intersection(other)
 
     def __contains__(self, other: object) -> bool:
         """Whether a node (name or expression) or every node of a node set is here.
@@ -833,23 +887,141 @@ class NodeSet:
         >>> "n2" in NodeSet("n[1-3]"), "n[2-4]" in NodeSet("n[1-3]")
         (True, False)
         """
-        if not isinstance(other, (str, NodeSet)):
+        if not isinstance(other, (str, NodeSetBase)):
             return False
         return self.issuperset(other)
 
     __le__ = issubset
     __ge__ = issuperset
 
-    def __lt__(self, other: NodeSet) -> bool:
+    def __lt__(self, other: NodeSetBase) -> bool:
         return len(self) < len(self._check(other)) and self.issubset(other)
 
-    def __gt__(self, other: NodeSet) -> bool:
+    def __gt__(self, other: NodeSetBase) -> bool:
         return len(self) > len(self._check(other)) and self.issuperset(other)
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, NodeSet):
+        if not isinstance(other, NodeSetBase):
             return NotImplemented
         return len(self) == len(other) and self.issuperset(other)
+
+
+class NodeSet(NodeSetBase):
+    """Set of node names with ranges: ``NodeSet("node[1-10/2],web[01-03]")``.
+
+    ``nodes`` is a node set expression or another node set. ``autostep`` is the
+    number of indexes at equal distance from which :func:`str` writes ``a-b/step``
+    (``None``: inherit from the operands, off by default; :data:`AUTOSTEP_DISABLED`: off).
+    ``resolver`` answers ``@group`` (see the module documentation). ``fold_axis``
+    (0-based, negative from the end) limits the axes of multi-dimensional names that
+    :func:`str` folds; the others are expanded.
+
+    The set methods (``update``, ``difference_update``, ``in``…) take a node set, an
+    expression or None (no node); the operators (``|``, ``-``, ``&``, ``^``) take node
+    sets only.
+
+    :raises NodeSetParseError: ``nodes`` is malformed or names an unknown group; its
+        subclass :class:`~shoal.errors.NodeNameError` for a name that could pass for an
+        option or a path (see :mod:`shoal.nodeset.names`).
+    :raises GroupSourceError: a group source failed to answer.
+
+    >>> ns = NodeSet("node[1-5]") - NodeSet("node3")
+    >>> ns, len(ns), ns[0], ns.index("node4")
+    (NodeSet('node[1-2,4-5]'), 4, 'node1', 2)
+    >>> str(NodeSet("n[2,4,6,8]", autostep=3))
+    'n[2-8/2]'
+    """
+
+    __slots__ = ("_resolver",)
+
+    def __init__(
+        self,
+        nodes: str | NodeSetBase | None = None,
+        autostep: float | None = None,
+        resolver: ResolverArg = None,
+        fold_axis: Iterable[int | str] | None = None,
+    ) -> None:
+        super().__init__(autostep=autostep, fold_axis=fold_axis)
+        self._resolver: ResolverArg = resolver
+        if nodes is not None:
+            self.update(nodes)
+
+    # -- construction --------------------------------------------------------------------
+
+    @classmethod
+    def fromlist(
+        cls,
+        nodelist: Iterable[str | NodeSetBase],
+        autostep: float | None = None,
+        resolver: ResolverArg = None,
+    ) -> NodeSet:
+        """New node set, union of node names, expressions or node sets.
+
+        Plain names (``node17``, ``r3n12``) are grouped by pattern and their indexes
+        turned into ranges at once, so a million names take about a second; anything
+        else goes through the parser.
+
+        :raises NodeSetParseError: an expression is malformed, or a name could pass
+            for an option or a path (:class:`~shoal.errors.NodeNameError`).
+
+        >>> print(NodeSet.fromlist(["n3", "n1", "n2", "r1n1", "r2n1", "web[1-2]"]))
+        n[1-3],r[1-2]n1,web[1-2]
+        """
+        inst = cls(autostep=autostep, resolver=resolver)
+        built, other = _fold_plain(nodelist, inst._autostep)
+        for key, rset in built:
+            inst._add(key, rset, copy=False)
+        inst.updaten(other)
+        return inst
+
+    @classmethod
+    def fromall(
+        cls,
+        groupsource: str | None = None,
+        autostep: float | None = None,
+        resolver: ResolverArg = None,
+    ) -> NodeSet:
+        """New node set of all the nodes of a group source (``nodeset -a``).
+
+        The source's own answer (an ``all`` upcall or group), else the union of its
+        groups, as ClusterShell.
+
+        :raises NodeSetExternalError: ``resolver`` is :data:`NO_GROUPS`, or there is no
+            group source at all.
+        :raises UnknownGroupSourceError: there is no such source.
+        :raises GroupSourceError: the source failed or cannot tell its nodes.
+        """
+        inst = cls(autostep=autostep, resolver=resolver)
+        try:
+            words = _all_nodes(inst._need_resolver(), groupsource)
+        except UnknownGroupError as exc:  # no source at all
+            raise NodeSetExternalError("no group source is configured: cannot list all "
+                                       "nodes") from exc
+        evaluator = _Evaluator(resolver, inst._autostep)
+        for word in words:
+            # Nested groups are looked up in the same source.
+            inst.update(evaluator.parse(word, groupsource))
+        return inst
+
+    def _need_resolver(self) -> GroupResolverProtocol:
+        resolver = _get_resolver(self._resolver)
+        if resolver is None:
+            raise NodeSetExternalError("this node set resolves no group (resolver=NO_GROUPS)")
+        return resolver
+
+    def _operand(self, other: Operand) -> NodeSetBase:
+        """A node set operand: parsed when it is an expression."""
+        if isinstance(other, str):
+            return _Evaluator(self._resolver, self._autostep).parse(other)
+        return super()._operand(other)
+
+    def _blank(self) -> NodeSet:
+        return type(self)(resolver=self._resolver)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Unpickled node sets resolve no group (as ClusterShell's)."""
+        super().__setstate__(state)
+        self._resolver = NO_GROUPS
 
     # -- groups ------------------------------------------------------------------------------
 
@@ -923,7 +1095,7 @@ class NodeSet:
 
         Names are ``@source:name`` when ``groupsource`` is given, unless ``noprefix``.
 
-        :raises UsageError: ``resolver`` is :data:`NO_GROUPS`.
+        :raises NodeSetExternalError: ``resolver`` is :data:`NO_GROUPS`.
         """
         result = {}
         for group, (_count, nodes) in self._groups2(groupsource, self._autostep).items():
@@ -943,7 +1115,7 @@ class NodeSet:
         Whole groups replace their nodes, largest first; without ``overlap``, a group
         is used only if none of its nodes is already covered.
 
-        :raises UsageError: ``resolver`` is :data:`NO_GROUPS`.
+        :raises NodeSetExternalError: ``resolver`` is :data:`NO_GROUPS`.
         """
         groups = self._groups2(groupsource, autostep)
         if not groups:
@@ -1049,6 +1221,46 @@ def _grouplist(resolver: GroupResolverProtocol, source: str | None) -> list[str]
     return list(names)
 
 
+def grouplist(namespace: str | None = None, resolver: ResolverArg = None) -> list[str]:
+    """The group names of a source (default: the default one), ranges expanded, sorted.
+
+    Names have no ``@``. ``resolver`` defaults to the standard one.
+
+    :raises NodeSetExternalError: ``resolver`` is :data:`NO_GROUPS`.
+    :raises UnknownGroupSourceError: there is no such source.
+    :raises GroupSourceError: the source cannot list its groups or failed.
+    """
+    spec = _get_resolver(resolver)
+    if spec is None:
+        raise NodeSetExternalError("no group resolver (resolver=NO_GROUPS) to list groups")
+    return _grouplist(spec, namespace)
+
+
+def _all_nodes(resolver: GroupResolverProtocol, source: str | None) -> list[str]:
+    """All nodes of a source, as node set words: its own answer, else the union of its
+    groups (ClusterShell's fallback when a source has no ``all`` upcall).
+
+    :raises UnknownGroupError: there is no group source at all.
+    :raises GroupSourceNoUpcallError: the source can neither tell all its nodes nor list
+        its groups.
+    """
+    try:
+        return resolver.all_nodes(source)
+    except GroupSourceNoUpcallError as exc:
+        try:
+            groups = _grouplist(resolver, source)
+        except GroupSourceNoUpcallError:
+            raise GroupSourceNoUpcallError(exc.source, 'no "all" upcall and no "list" '
+                                           "upcall to find all nodes") from None
+    words: list[str] = []
+    for group in groups:
+        try:
+            words.extend(resolver.group_nodes(group, source))
+        except UnknownGroupError:
+            continue  # listed, but gives nothing: an empty group
+    return words
+
+
 def _get_resolver(spec: ResolverArg) -> GroupResolverProtocol | None:
     """The resolver to ask: None for NO_GROUPS, the standard one when not given."""
     if spec is NO_GROUPS:
@@ -1126,6 +1338,7 @@ class _Evaluator:
             literal._patterns[term.key] = RangeSetND([list(rsets)], None, self.autostep,
                                                      copy_rangeset=False)
         if self.spec is NO_GROUPS or not (term.is_group or (wildcards and term.has_wildcard)):
+            _check_names(term.pieces, rsets, expr, term.pos)
             return literal
         resolver = self.resolver()
         assert resolver is not None
@@ -1156,18 +1369,23 @@ class _Evaluator:
                 raise NodeSetParseError(expr, term.pos, f'group "{name}" includes itself')
             try:
                 if group == "*":
-                    words = resolver.all_nodes(source)
+                    words = _all_nodes(resolver, source)
                 elif group.startswith("@"):
                     words = _grouplist(resolver, name[2:])
                 else:
                     words = resolver.group_nodes(group, source)
-            except (UnknownGroupError, UnknownGroupSourceError) as exc:
+            except UnknownGroupSourceError as exc:
+                raise UnknownGroupSourceInNodeSetError(expr, term.pos, exc.source) from exc
+            except UnknownGroupError as exc:
                 raise NodeSetParseError(expr, term.pos, str(exc)) from exc
             content = ",".join(words)
             if not content:
                 continue
             try:
                 nodes = self.parse(content, source, (*stack, ident), wildcards)
+            except NodeNameError as exc:
+                # Named after the innermost group that holds it.
+                raise (exc if exc.where else exc.within(f'group "{name}"')) from None
             except NodeSetParseError as exc:
                 raise NodeSetParseError(
                     expr, term.pos, f'in group "{name}" ("{exc.expr}"): {exc.reason}'
@@ -1188,12 +1406,14 @@ class _Evaluator:
         everyone = self._all_nodes.get(namespace)
         if everyone is None:
             try:
-                words = resolver.all_nodes(namespace)
+                words = _all_nodes(resolver, namespace)
                 everyone = set(self.parse(",".join(words), namespace, stack, wildcards=False))
             except (UnknownGroupError, UnknownGroupSourceError) as exc:
                 raise NodeSetParseError(
                     expr, term.pos, f'cannot expand wildcards of "{masks}": {exc}'
                 ) from exc
+            except NodeNameError as exc:
+                raise (exc if exc.where else exc.within("all nodes")) from None
             except NodeSetParseError as exc:
                 raise NodeSetParseError(
                     expr, term.pos, f'in all nodes ("{exc.expr}"): {exc.reason}'
@@ -1230,7 +1450,7 @@ def _union_all(acc: NodeSet, others: list[NodeSet]) -> None:
             acc._add(key, merged, copy=False)
 
 
-def expand(pat: str | NodeSet) -> list[str]:
+def expand(pat: str | NodeSetBase) -> list[str]:
     """The node names of an expression, in order.
 
     >>> expand("node[1-2],login")
@@ -1239,7 +1459,7 @@ def expand(pat: str | NodeSet) -> list[str]:
     return list(NodeSet(pat))
 
 
-def fold(pat: str | NodeSet) -> str:
+def fold(pat: str | NodeSetBase) -> str:
     """The folded form of an expression (duplicates dropped, ranges joined).
 
     >>> fold("node3,node1,node2,node2")

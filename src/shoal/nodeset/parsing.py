@@ -23,16 +23,19 @@ Traceback (most recent call last):
 ...
 shoal.errors.NodeSetParseError: node set "a[1-3]b[": missing "]" at column 8
 
-This module is pure: no I/O, no asyncio; it imports :mod:`shoal.errors` and
-:mod:`shoal.nodeset.rangeset` only.
+This module is pure: no I/O, no asyncio; it imports :mod:`shoal.errors`,
+:mod:`shoal.nodeset.names` and :mod:`shoal.nodeset.rangeset` only.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import product
 
-from shoal.errors import NodeSetParseError, RangeSetParseError
+from shoal.errors import NodeSetParseError, NodeSetParseRangeError, RangeSetParseError
+from shoal.nodeset.names import node_name
 from shoal.nodeset.rangeset import _MAX_INDEX, RangeSet
 
 __all__ = ["OPERATORS", "Term", "pattern_key", "scan", "scan_name"]
@@ -74,6 +77,15 @@ class Term:
     def has_wildcard(self) -> bool:
         """Whether the name holds ``*`` or ``?``, matched against all nodes."""
         return any("*" in p or "?" in p for p in self.pieces)
+
+    def names(self) -> Iterator[str]:
+        """The names the term writes, in order.
+
+        >>> list(scan("n[1-2]-ib[0-1]")[0].names())
+        ['n1-ib0', 'n1-ib1', 'n2-ib0', 'n2-ib1']
+        """
+        for indexes in product(*(rs.striter() for rs in self.rangesets)):
+            yield node_name(self.pieces, indexes)
 
 
 def pattern_key(pieces: tuple[str, ...]) -> str:
@@ -126,7 +138,7 @@ def scan_name(
 def _index(expr: str, at: int, digits: str, autostep: int | None) -> RangeSet:
     """Range set of one index written in a name, padding kept (``007``)."""
     if len(digits.lstrip("0")) > 101:
-        raise NodeSetParseError(expr, at, f'index "{digits}" is too large')
+        raise NodeSetParseRangeError(expr, at, f'index "{digits}" is too large')
     value = int(digits)
     pad = 0
     if value != 0:
@@ -137,7 +149,7 @@ def _index(expr: str, at: int, digits: str, autostep: int | None) -> RangeSet:
     elif len(digits) > 1:
         pad = len(digits)
     if value > _MAX_INDEX:
-        raise NodeSetParseError(expr, at, f'index "{digits}" is too large')
+        raise NodeSetParseRangeError(expr, at, f'index "{digits}" is too large')
     return RangeSet.fromone(value, pad, autostep)
 
 
@@ -294,8 +306,11 @@ def _scan_bracket(
     return sfx
 
 
-def _range_error(expr: str, at: int, exc: RangeSetParseError, moved: str) -> NodeSetParseError:
+def _range_error(
+    expr: str, at: int, exc: RangeSetParseError, moved: str
+) -> NodeSetParseRangeError:
     """A range error inside brackets, as a node set error at its absolute position."""
     if not moved:
-        return NodeSetParseError(expr, at + exc.pos, exc.reason)
-    return NodeSetParseError(expr, at, f'{exc.reason}, after moving "{moved}" into the brackets')
+        return NodeSetParseRangeError(expr, at + exc.pos, exc.reason)
+    return NodeSetParseRangeError(expr, at, f'{exc.reason}, after moving "{moved}" into the '
+                                  "brackets")

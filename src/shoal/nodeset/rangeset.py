@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import reduce
 from itertools import product
@@ -261,14 +262,19 @@ class RangeSet:
         """Parse comma-separated ``a-b/step`` ranges into this (empty) set."""
         pieces: dict[int, list[tuple[int, int]]] = {}
         offset = 0
+        most = 0  # at least as many as the indexes
         for raw in pattern.split(","):
             stripped = raw.strip()
             where = offset + len(raw) - len(raw.lstrip())
             offset += len(raw) + 1
             start, stop, step, pad = _parse_subrange(pattern, stripped, where)
             _collect(pieces, start, stop, step, pad)
+            most += stop - start
         self._b = {key: _normalize(pairs) for key, pairs in pieces.items()}
         self._len = -1
+        if most > sys.maxsize and sum(map(_count, self._b.values())) > sys.maxsize:
+            # len() could not tell the size
+            raise RangeSetParseError(pattern, 0, f"more than {sys.maxsize} indexes")
 
     @classmethod
     def fromlist(
@@ -363,6 +369,14 @@ class RangeSet:
             self._autostep = None
         else:
             self._autostep = int(value)
+
+    def get_autostep(self) -> int | None:
+        """The autostep (ClusterShell's getter of :attr:`autostep`)."""
+        return self._autostep
+
+    def set_autostep(self, value: float | None) -> None:
+        """Set the autostep (ClusterShell's setter of :attr:`autostep`)."""
+        self.autostep = value
 
     @property
     def padding(self) -> int | None:
@@ -749,6 +763,22 @@ class RangeSet:
         self._b = {}
         self._len = 0
 
+    def pop(self) -> str:
+        """Remove the first index (in iteration order) and return it.
+
+        :raises KeyError: the set is empty.
+
+        >>> r = RangeSet("3-5")
+        >>> r.pop(), r
+        ('3', 4-5)
+        """
+        if not self._b:
+            raise KeyError("pop from an empty RangeSet")
+        key = min(self._b)
+        value = self._b[key][0]
+        self._drop(key, value)
+        return _fmt(key) % value
+
     def copy(self) -> RangeSet:
         """A new set with the same indexes and autostep."""
         cpy = RangeSet()
@@ -775,6 +805,10 @@ class RangeSet:
         raise TypeError("Binary operation only permitted between sets")
 
     def _apply(self, other: RangeSet, mode: int) -> None:
+        if other is self:  # r -= r: the loops below would change what they walk
+            if mode in (_DIFF, _XOR):
+                self.clear()
+            return
         if mode in (_UNION, _DIFF) and sum(map(len, other._b.values())) <= 16:
             # A few intervals into a large set: splice them in, no full merge.
             for key, oflat in other._b.items():
@@ -929,6 +963,14 @@ class RangeSet:
     def issuperset(self, other: RangeSet) -> bool:
         """Whether every index of ``other`` is in this set."""
         return self._check(other).issubset(self)
+
+    def isdisjoint(self, other: Iterable[str | int] | RangeSet) -> bool:
+        """Whether the two sets have no index in common.
+
+        >>> RangeSet("1-3").isdisjoint(RangeSet("4-5")), RangeSet("1-3").isdisjoint(["3"])
+        (True, False)
+        """
+        return not self.intersection(other)
 
     __le__ = issubset
     __ge__ = issuperset
@@ -1471,6 +1513,14 @@ class RangeSetND:
         self._inner = self._autostep
         self._apply_autostep(self._folded or [], self._autostep)
 
+    def get_autostep(self) -> int | None:
+        """The autostep (ClusterShell's getter of :attr:`autostep`)."""
+        return self._autostep
+
+    def set_autostep(self, value: float | None) -> None:
+        """Set the autostep (ClusterShell's setter of :attr:`autostep`)."""
+        self.autostep = value
+
     @property
     def veclist(self) -> list[list[RangeSet]]:
         """The folded vectors (do not modify them); assigning replaces the content."""
@@ -1764,6 +1814,10 @@ class RangeSetND:
     def issuperset(self, other: RangeSetND) -> bool:
         """Whether every vector of ``other`` is in this set."""
         return self._check(other).issubset(self)
+
+    def isdisjoint(self, other: RangeSetND) -> bool:
+        """Whether the two sets have no vector in common."""
+        return not self.intersection(self._check(other))
 
     __le__ = issubset
     __ge__ = issuperset

@@ -1,0 +1,104 @@
+"""``shoal run`` refuses node names that could pass for options or paths, and runs nothing.
+
+A name such as ``-oProxyCommand=...`` handed to ssh would be an option; ``shoal run``
+refuses it wherever it comes from (``-w``, ``-x``, a group) with one line naming it, exit
+status 2, before any connection. Through shoal's real entry point, in this process.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shoal.cli import main
+from shoal.nodeset import groups
+from shoal.testbed import Testbed
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one run ended: exit status, stdout and stderr as text."""
+
+    status: int
+    out: str
+    err: str
+
+
+def shoal(*args: str) -> Outcome:
+    """``shoal ARGS`` through its real entry point, in this process."""
+    argv, status = sys.argv, 0
+    with CliRunner().isolation() as (out, err, _):
+        sys.argv = ["shoal", *args]
+        try:
+            main()
+        except SystemExit as exc:
+            status = int(exc.code or 0)
+        finally:
+            sys.argv = argv
+            sys.stdout.flush()  # the command writes to sys.stdout, not through click.echo
+    return Outcome(status, out.getvalue().decode(), err.getvalue().decode())
+
+
+def test_the_option_like_node_of_the_issue_is_refused() -> None:
+    result = shoal("run", "-w", "-oProxyCommand=touch_/tmp/x", "true")
+    assert result == Outcome(
+        2, "", 'shoal: node name "-oProxyCommand=touch_/tmp/x": must not start with "-"\n')
+
+
+@pytest.fixture
+def drop(shared_tmp_path: Path) -> Path:
+    """A folder the testbed's login user may write into (nothing should land there)."""
+    path = shared_tmp_path / "drop"
+    path.mkdir()
+    path.chmod(0o777)
+    return path
+
+
+@pytest.fixture
+def bad_group(tmp_path: Path) -> Iterator[Path]:
+    """A groups.conf whose group "evil" holds node1 and an option-like name."""
+    (tmp_path / "groups.d").mkdir()
+    (tmp_path / "groups.d" / "g.yaml").write_text(
+        "local:\n  evil: ['node1', '-oProxyCommand=sh']\n")
+    conf = tmp_path / "groups.conf"
+    conf.write_text(f"[Main]\ndefault: local\nautodir: {tmp_path}/groups.d\n")
+    yield conf
+    groups.set_std_group_resolver(None)  # the next test searches groups.conf afresh
+
+
+@pytest.mark.parametrize(
+    ("nodes", "name", "reason"),
+    [
+        pytest.param(["-w", "node1,-oProxyCommand=touch_{drop}/proxy"],
+                     "-oProxyCommand=touch_{drop}/proxy", 'must not start with "-"',
+                     id="dash-in-w"),
+        pytest.param(["-w", "node[1-2]/x"], "node1/x", 'must not hold "/"', id="slash"),
+        pytest.param(["-w", "node1", "-w", "node 2"], "node 2", 'must not hold whitespace (" ")',
+                     id="space"),
+        pytest.param(["-w", "node1", "-x", "-node2"], "-node2", 'must not start with "-"',
+                     id="dash-in-x"),
+    ],
+)
+def test_bad_names_exit_2_and_run_nothing(testbed: Testbed, drop: Path, nodes: list[str],
+                                          name: str, reason: str) -> None:
+    args = [arg.format(drop=drop) for arg in nodes]
+    result = shoal("run", "-F", str(testbed.ssh_config), *args, f"touch {drop}/ran")
+    assert result.status == 2
+    assert result.out == ""
+    assert result.err == f'shoal: node name "{name.format(drop=drop)}": {reason}\n'
+    assert list(drop.iterdir()) == []
+
+
+def test_bad_names_from_a_group_exit_2_and_run_nothing(testbed: Testbed, drop: Path,
+                                                       bad_group: Path) -> None:
+    result = shoal("run", "-F", str(testbed.ssh_config), "--groupsconf", str(bad_group),
+                   "-w", "@evil", f"touch {drop}/ran")
+    assert result.status == 2
+    assert result.err == ('shoal: node name "-oProxyCommand=sh" (group "@evil"): must not '
+                          'start with "-"\n')
+    assert list(drop.iterdir()) == []
