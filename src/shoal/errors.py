@@ -15,6 +15,7 @@ traceback, and exits 2 for bad usage or input, 1 for a failure.
     │   │   ├── RangeSetParseError            a bad range set
     │   │   └── UnknownGroupSourceInNodeSetError (also UnknownGroupSourceError)
     │   └── NodeSetExternalError              groups could not be resolved
+    │       ├── NoGroupSourceError (also LookupError) none is configured
     │       └── GroupSourceError              .source: a group source failed to answer
     │           └── GroupSourceNoUpcallError  it has no way to answer that question
     ├── ConfigError (also ValueError)         .path .line
@@ -57,6 +58,7 @@ __all__ = [
     "HostKeyError",
     "InternalError",
     "Interrupted",
+    "NoGroupSourceError",
     "NodeNameError",
     "NodeSetError",
     "NodeSetExternalError",
@@ -278,6 +280,13 @@ class ConfigError(ShoalError, ValueError):
 
 class NodeSetExternalError(NodeSetError):
     """Groups could not be resolved: no resolver, no group source, or a source failed."""
+
+
+class NoGroupSourceError(NodeSetExternalError, LookupError):
+    """No group source is configured, and the question needs one (``-a``, ``@*``).
+
+    A matter of set-up, not a failure: the command line exits 2 for it.
+    """
 
 
 class GroupSourceError(NodeSetExternalError):

@@ -155,3 +155,11 @@ def test_nodes_from_stdin_leave_no_script_to_read(testbed: Testbed) -> None:
     assert (status, err.decode()) == (
         2, "shoal: no command given, and -w - (nodes from stdin) leaves none to read from "
            "stdin: give a COMMAND\n")
+
+
+def test_all_nodes_with_no_group_source_is_bad_input(tmp_path: Path) -> None:
+    empty = tmp_path / "groups.conf"
+    empty.write_text("[Main]\n")
+    status, out, err = _shoal("run", "--groupsconf", str(empty), "-a", "true")
+    assert (status, out, err.decode()) == (
+        2, b"", "shoal: no group source is configured: cannot list all nodes\n")

@@ -12,6 +12,7 @@ from shoal import __version__
 from shoal.errors import (
     ConfigError,
     NodeSetParseError,
+    NoGroupSourceError,
     ShoalError,
     UnknownGroupError,
     UnknownGroupSourceError,
@@ -28,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
 
 #: errors caused by what the user typed or wrote: exit status 2, like usage errors.
 INPUT_ERRORS = (
+    NoGroupSourceError,
     NodeSetParseError,
     ConfigError,
     UnknownGroupError,

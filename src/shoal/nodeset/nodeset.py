@@ -58,6 +58,7 @@ from shoal.errors import (
     NodeNameError,
     NodeSetExternalError,
     NodeSetParseError,
+    NoGroupSourceError,
     UnknownGroupError,
     UnknownGroupSourceError,
     UnknownGroupSourceInNodeSetError,
@@ -986,8 +987,8 @@ class NodeSet(NodeSetBase):
         The source's own answer (an ``all`` upcall or group), else the union of its
         groups, as ClusterShell.
 
-        :raises NodeSetExternalError: ``resolver`` is :data:`NO_GROUPS`, or there is no
-            group source at all.
+        :raises NodeSetExternalError: ``resolver`` is :data:`NO_GROUPS`;
+            :class:`~shoal.errors.NoGroupSourceError` when there is no group source at all.
         :raises UnknownGroupSourceError: there is no such source.
         :raises GroupSourceError: the source failed or cannot tell its nodes.
         """
@@ -995,8 +996,8 @@ class NodeSet(NodeSetBase):
         try:
             words = _all_nodes(inst._need_resolver(), groupsource)
         except UnknownGroupError as exc:  # no source at all
-            raise NodeSetExternalError("no group source is configured: cannot list all "
-                                       "nodes") from exc
+            raise NoGroupSourceError("no group source is configured: cannot list all "
+                                     "nodes") from exc
         evaluator = _Evaluator(resolver, inst._autostep)
         for word in words:
             # Nested groups are looked up in the same source.
