@@ -7,15 +7,13 @@ status 2, before any connection. Through shoal's real entry point, in this proce
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+import support.cli as support_cli
 
-from shoal.cli import main
 from shoal.nodeset import groups
 from shoal.testbed import Testbed
 
@@ -30,18 +28,9 @@ class Outcome:
 
 
 def shoal(*args: str) -> Outcome:
-    """``shoal ARGS`` through its real entry point, in this process."""
-    argv, status = sys.argv, 0
-    with CliRunner().isolation() as (out, err, _):
-        sys.argv = ["shoal", *args]
-        try:
-            main()
-        except SystemExit as exc:
-            status = int(exc.code or 0)
-        finally:
-            sys.argv = argv
-            sys.stdout.flush()  # the command writes to sys.stdout, not through click.echo
-    return Outcome(status, out.getvalue().decode(), err.getvalue().decode())
+    """``shoal ARGS`` through its real entry point, in this process, output as text."""
+    got = support_cli.shoal(*args)
+    return Outcome(got.status, got.out.decode(), got.err.decode())
 
 
 def test_the_option_like_node_of_the_issue_is_refused() -> None:

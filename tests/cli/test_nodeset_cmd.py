@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import support.cli as support_cli
 from click.testing import CliRunner
 
 from shoal.cli.app import cli
@@ -218,19 +219,8 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
 
 def main_entry(*args: str) -> tuple[int, str, str]:
     """``shoal ARGS`` through its real entry point (``shoal.cli.main``), in this process."""
-    from shoal.cli import main
-
-    argv, status = sys.argv, 0
-    with CliRunner().isolation() as (out, err, _):
-        sys.argv = ["shoal", *args]
-        try:
-            main()
-        except SystemExit as exc:
-            status = int(exc.code or 0)
-        finally:
-            sys.argv = argv
-            sys.stdout.flush()  # the command writes to sys.stdout, not through click.echo
-    return status, out.getvalue().decode(), err.getvalue().decode()
+    got = support_cli.shoal(*args)
+    return got.status, got.out.decode(), got.err.decode()
 
 
 @pytest.mark.parametrize(

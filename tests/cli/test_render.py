@@ -11,9 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+import support.cli as support_cli
 
-from shoal.cli import main
 from shoal.cli.display import Display
 from shoal.cli.render import Layout, Renderer
 from shoal.engine import PIECE_SIZE, Exited, NodeResult, Output, TaskResult
@@ -27,16 +26,8 @@ P = PIECE_SIZE
 
 def shoal(*args: str) -> tuple[int, bytes, bytes]:
     """``shoal ARGS`` through its real entry point, in this process: status, out, err."""
-    argv, status = sys.argv, 0
-    with CliRunner().isolation() as (out, err, _):
-        sys.argv = ["shoal", *args]
-        try:
-            main()
-        except SystemExit as exc:
-            status = int(exc.code or 0)
-        finally:
-            sys.argv = argv
-    return status, out.getvalue(), err.getvalue()
+    got = support_cli.shoal(*args)
+    return got.status, got.out, got.err
 
 
 def render(layout: Layout, events: list[Output | Exited], nodes: str = "n[1-2]",

@@ -30,4 +30,5 @@ def shoal(*args: str, stdin: bytes = b"") -> Outcome:
             status = int(exc.code or 0)
         finally:
             sys.argv = argv
+            sys.stdout.flush()  # some commands write to sys.stdout, not through click.echo
     return Outcome(status, out.getvalue(), err.getvalue())
