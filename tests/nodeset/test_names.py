@@ -36,6 +36,12 @@ BAD = [
     pytest.param("a\x7fb", "a\x7fb", 'must not hold a control character ("\\x7f")', id="del"),
     pytest.param("a\x85b", "a\x85b", 'must not hold whitespace ("\\x85")', id="c1-space"),
     pytest.param("a\x9bb", "a\x9bb", 'must not hold a control character ("\\x9b")', id="c1"),
+    pytest.param("node\u200b1", "node\u200b1", 'must not hold an invisible character '
+                 '("\\u200b")', id="zero-width-space"),
+    pytest.param("n[1-2]\u202e", "n1\u202e", 'must not hold an invisible character '
+                 '("\\u202e")', id="right-to-left-override"),
+    pytest.param("\ufeffn1", "\ufeffn1", 'must not hold an invisible character ("\\ufeff")',
+                 id="byte-order-mark"),
 ]
 
 #: names that are fine (a dash or digits inside, dots, unicode letters, brackets' output)

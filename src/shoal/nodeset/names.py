@@ -4,7 +4,8 @@ A node name ends up on command lines (``ssh NAME``, ``scp NAME:path``) and in fi
 (``--rcopy`` writes ``file.NAME``). A name that starts with ``-`` would be read as an
 option (``-oProxyCommand=...``), and one holding ``/``, whitespace, a NUL or a control
 character could point into another directory, split into two arguments or hide in a
-log. :class:`~shoal.nodeset.NodeSet` refuses such names wherever it builds names from
+log; an invisible format character (a zero-width space, a direction override) makes one
+name look like another. :class:`~shoal.nodeset.NodeSet` refuses such names wherever it builds names from
 text: expressions, :meth:`~shoal.nodeset.NodeSet.fromlist`, and the answers of group
 sources (YAML group files, upcall output), so every entry point built on node sets
 refuses them too.
@@ -33,8 +34,11 @@ from shoal.errors import NodeNameError
 
 __all__ = ["check_node_name", "node_name", "pattern_problem"]
 
-# "/", C0 and C1 control characters (NUL included), DEL and any Unicode whitespace.
-_BAD = re.compile(r"[/\s\x00-\x1f\x7f-\x9f]")
+# "/", C0 and C1 control characters (NUL included), DEL, any Unicode whitespace, and the
+# invisible format characters that make a name look like another one (zero-width spaces
+# and joiners, direction marks and overrides, word joiners, the byte-order mark).
+_INVISIBLE = "\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
+_BAD = re.compile(rf"[/\s\x00-\x1f\x7f-\x9f{_INVISIBLE}]")
 
 
 def _describe(char: str) -> str:
@@ -46,6 +50,8 @@ def _describe(char: str) -> str:
         return "must not hold a NUL character"
     if char.isspace():
         return f'must not hold whitespace ("{shown}")'
+    if re.fullmatch(f"[{_INVISIBLE}]", char):
+        return f'must not hold an invisible character ("{shown}")'
     return f'must not hold a control character ("{shown}")'
 
 
