@@ -5,10 +5,10 @@ A node name ends up on command lines (``ssh NAME``, ``scp NAME:path``) and in fi
 option (``-oProxyCommand=...``), and one holding ``/``, whitespace, a NUL or a control
 character could point into another directory, split into two arguments or hide in a
 log; an invisible format character (a zero-width space, a direction override) makes one
-name look like another. :class:`~shoal.nodeset.NodeSet` refuses such names wherever it builds names from
-text: expressions, :meth:`~shoal.nodeset.NodeSet.fromlist`, and the answers of group
-sources (YAML group files, upcall output), so every entry point built on node sets
-refuses them too.
+name look like another. :class:`~shoal.nodeset.NodeSet` refuses such names wherever it
+builds names from text: expressions, :meth:`~shoal.nodeset.NodeSet.fromlist`, and the
+answers of group sources (YAML group files, upcall output), so every entry point built on
+node sets refuses them too.
 
 It checks patterns, not names: the literal pieces of ``node[1-1000000]-ib`` are checked
 once (index digits can hold none of those characters), so a million nodes cost one check.
