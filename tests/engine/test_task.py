@@ -64,12 +64,15 @@ def test_every_node_ends_with_a_status_while_the_rest_finish(
     asyncio.run(scenario())
 
 
-def test_commands_that_never_end_time_out_per_node(testbed: Testbed, tmp_path: Path) -> None:
+def test_commands_that_never_end_time_out_per_node(testbed: Testbed, tmp_path: Path,
+                                                    shared_tmp_path: Path) -> None:
     config = config_with(testbed, tmp_path, "Host node2 node4\n    SetEnv SHOAL_ROLE=slow\n")
+    pids = _pid_file(shared_tmp_path)
 
     async def scenario() -> None:
         async with AsyncTask("node[1-5]", ssh(config), command_timeout=1.0) as task:
-            result = await task.run("case $SHOAL_ROLE in slow) sleep 60.5;; esac; echo ok")
+            result = await task.run(f"case $SHOAL_ROLE in slow) sleep 60.5 & echo $! >> {pids}; "
+                                    "wait;; esac; echo ok")
             assert str(result.nodes("timeout")) == "node[2,4]"
             assert str(result.nodes("ok")) == "node[1,3,5]"
             assert str(result["node2"].error) == "node2: command timed out after 1s"
@@ -77,7 +80,7 @@ def test_commands_that_never_end_time_out_per_node(testbed: Testbed, tmp_path: P
             assert again.ok
 
     asyncio.run(scenario())
-    assert _gone("sleep 60.5", deadline=20.0)  # the server killed the commands
+    assert _gone(pids, count=2, deadline=20.0)  # the server killed the commands
 
 
 def test_100_mb_from_one_node_while_others_finish(testbed: Testbed, tmp_path: Path) -> None:
@@ -221,6 +224,7 @@ def test_interrupt_stops_the_rest_and_keeps_what_finished() -> None:
 def test_interrupt_over_ssh_kills_remote_commands(testbed: Testbed,
                                                   shared_tmp_path: Path) -> None:
     marker = shared_tmp_path / "alive"
+    pids = _pid_file(shared_tmp_path)
 
     async def scenario() -> None:
         started: set[str] = set()
@@ -234,20 +238,30 @@ def test_interrupt_over_ssh_kills_remote_commands(testbed: Testbed,
 
         task.handlers.append(on_event)
         async with task:
-            result = await task.run(f"echo up; sleep 61.25; touch {marker}")
+            result = await task.run(f"sleep 61.25 & echo $! >> {pids}; echo up; wait; "
+                                    f"touch {marker}")
             assert str(result.nodes("interrupted")) == "node[1-3]"
 
     asyncio.run(scenario())
     # the remote sleeps die (the server runs the "loopback" nodes on this machine)
-    assert _gone("sleep 61.25", deadline=20.0)
+    assert _gone(pids, count=3, deadline=20.0)
     assert not marker.exists()
 
 
-def _gone(pattern: str, deadline: float) -> bool:
-    """Wait until every process matching ``pattern`` has exited, ``deadline`` seconds at most."""
+def _pid_file(directory: Path) -> Path:
+    """A file the remote commands (the testbed's login user) append their pids to."""
+    path = directory / "pids"
+    path.touch()
+    path.chmod(0o666)
+    return path
+
+
+def _gone(pids: Path, count: int, deadline: float) -> bool:
+    """Whether the ``count`` processes listed in ``pids`` all exit within ``deadline`` s."""
     end = time.monotonic() + deadline
-    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
-    return all(wait_gone(int(pid), max(0.0, end - time.monotonic())) for pid in found.split())
+    found = [int(pid) for pid in pids.read_text().split()]
+    assert len(found) == count, found
+    return all(wait_gone(pid, max(0.0, end - time.monotonic())) for pid in found)
 
 
 def test_copy_and_rcopy_name_files_after_nodes(testbed: Testbed, shared_tmp_path: Path,
