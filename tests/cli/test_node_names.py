@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import support.cli as support_cli
+from support.files import group_config, writable_folder
 
 from shoal.nodeset import groups
 from shoal.testbed import Testbed
@@ -42,21 +43,13 @@ def test_the_option_like_node_of_the_issue_is_refused() -> None:
 @pytest.fixture
 def drop(shared_tmp_path: Path) -> Path:
     """A folder the testbed's login user may write into (nothing should land there)."""
-    path = shared_tmp_path / "drop"
-    path.mkdir()
-    path.chmod(0o777)
-    return path
+    return writable_folder(shared_tmp_path, "drop")
 
 
 @pytest.fixture
 def bad_group(tmp_path: Path) -> Iterator[Path]:
     """A groups.conf whose group "evil" holds node1 and an option-like name."""
-    (tmp_path / "groups.d").mkdir()
-    (tmp_path / "groups.d" / "g.yaml").write_text(
-        "local:\n  evil: ['node1', '-oProxyCommand=sh']\n")
-    conf = tmp_path / "groups.conf"
-    conf.write_text(f"[Main]\ndefault: local\nautodir: {tmp_path}/groups.d\n")
-    yield conf
+    yield group_config(tmp_path, "local:\n  evil: ['node1', '-oProxyCommand=sh']\n")
     groups.set_std_group_resolver(None)  # the next test searches groups.conf afresh
 
 

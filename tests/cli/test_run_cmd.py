@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from support.cli import Outcome, shoal
+from support.files import group_config
 from support.gates import Gate, Signal
 
 from shoal.cli.progress import Progress
@@ -65,12 +66,8 @@ def roles(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def groupsconf(tmp_path: Path) -> Iterator[Path]:
     """A groups.conf: racks in the default source, one group in source "other"."""
-    (tmp_path / "groups.d").mkdir()
-    (tmp_path / "groups.d" / "cluster.yaml").write_text(
-        "local:\n  rack1: 'node[1-3]'\n  rack2: 'node[4-6]'\nother:\n  g: 'node[7-8]'\n")
-    conf = tmp_path / "groups.conf"
-    conf.write_text(f"[Main]\ndefault: local\nautodir: {tmp_path}/groups.d\n")
-    yield conf
+    yield group_config(
+        tmp_path, "local:\n  rack1: 'node[1-3]'\n  rack2: 'node[4-6]'\nother:\n  g: 'node[7-8]'\n")
     groups.set_std_group_resolver(None)  # the next test searches groups.conf afresh
 
 

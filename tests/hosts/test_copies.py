@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import asyncssh
 import pytest
+from support.files import writable_folder
 
 from shoal.errors import CopyFailed
 from shoal.hosts import Connection, ConnectOptions, LocalTransport, Transport
@@ -74,10 +75,7 @@ def _mode(path: Path) -> int:
 @pytest.fixture
 def area(shared_tmp_path: Path) -> Path:
     """A folder on "the node" that the testbed's login user may write into."""
-    path = shared_tmp_path / "area"
-    path.mkdir()
-    path.chmod(0o777)
-    return path
+    return writable_folder(shared_tmp_path, "area")
 
 
 @pytest.fixture
