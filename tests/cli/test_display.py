@@ -30,7 +30,7 @@ def make(**options: object) -> tuple[Display, io.BytesIO, io.BytesIO]:
 )
 def test_line(options: dict[str, object], expected: bytes) -> None:
     display, out, err = make(**options)
-    display.line("node7", b"up")
+    display.output("node7", b"up\n")
     assert (out.getvalue(), err.getvalue()) == (expected, b"")
 
 
@@ -44,14 +44,14 @@ def test_line(options: dict[str, object], expected: bytes) -> None:
 )
 def test_error_line_goes_to_stderr(options: dict[str, object], expected: bytes) -> None:
     display, out, err = make(**options)
-    display.error_line("node7", b"oops")
+    display.output("node7", b"oops\n", error=True)
     assert (out.getvalue(), err.getvalue()) == (b"", expected)
 
 
 def test_bytes_pass_through_unchanged() -> None:
     display, out, _ = make()
-    display.line("n1", b"\xff\xfe\x00x")
-    display.block(NodeSet("n[1-2]"), [b"\xc3("])
+    display.output("n1", b"\xff\xfe\x00x\n")
+    display.gathered(NodeSet("n[1-2]"), [b"\xc3(\n"])
     assert out.getvalue() == (b"n1: \xff\xfe\x00x\n" + f"{SEP}\nn[1-2] (2)\n{SEP}\n".encode()
                               + b"\xc3(\n")
 
@@ -72,7 +72,7 @@ def test_bytes_pass_through_unchanged() -> None:
 )
 def test_block(options: dict[str, object], nodes: str, expected: str) -> None:
     display, out, _ = make(**options)
-    display.block(NodeSet(nodes), [b"a", b"b"])
+    display.gathered(NodeSet(nodes), [b"a\nb\n"])
     assert out.getvalue() == expected.encode()
 
 

@@ -137,19 +137,7 @@ class Display:
         stream.write(head + data)
         self._open[error] = None if data.endswith(b"\n") else node
 
-    def line(self, node: str, data: bytes) -> None:
-        """One stdout line of ``node``, as it arrives (``data`` without its newline)."""
-        self.output(node, data + b"\n")
-
-    def error_line(self, node: str, data: bytes) -> None:
-        """One stderr line of ``node``, to stderr."""
-        self.output(node, data + b"\n", error=True)
-
     # -- gathered -------------------------------------------------------------------------
-
-    def block(self, nodes: NodeSet, lines: list[bytes]) -> None:
-        """One ``-b`` block: header, then the lines."""
-        self.gathered(nodes, [b"\n".join(lines) + b"\n"])
 
     def gathered(self, nodes: NodeSet, chunks: Iterable[bytes]) -> None:
         """One ``-b`` block: header, then the output, given in chunks, with a newline at
