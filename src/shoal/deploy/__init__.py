@@ -1,0 +1,1 @@
+"""Deployments as Python classes: python-deployer's model on shoal's engine."""
