@@ -1,1 +1,3 @@
 """Deployments as Python classes: python-deployer's model on shoal's engine."""
+
+__all__: list[str] = []
