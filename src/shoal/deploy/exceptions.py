@@ -35,7 +35,8 @@ class ExecCommandFailed(DeployerException):
 class QueryException(DeployerException):
     """A ``Q`` query could not be evaluated on ``node`` for its attribute ``attr_name``."""
 
-    def __init__(self, node: Any, attr_name: str, query: Any, inner_exception: BaseException) -> None:
+    def __init__(self, node: Any, attr_name: str, query: Any,
+                 inner_exception: BaseException) -> None:
         self.node = node
         self.attr_name = attr_name
         self.query = query
