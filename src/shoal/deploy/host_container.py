@@ -397,7 +397,7 @@ def _check_slugs(role: str, hosts: Iterable[HostSpec]) -> None:
                              f"({other.__qualname__} and {cls.__qualname__})")
 
 
-def roles_of(hosts_class: type) -> dict[str, tuple[type[Host], ...]]:
+def roles_of(hosts_class: type, resolve: bool = True) -> dict[str, tuple[type[Host], ...]]:
     """The roles of a ``class Hosts:`` definition: ``{role: host classes in order}``.
 
     A role's value is a host class, a set, tuple or list of them, a node-set expression
@@ -406,6 +406,8 @@ def roles_of(hosts_class: type) -> dict[str, tuple[type[Host], ...]]:
     (``self.hosts.filter("web")`` for ``Env.initialize_node``). Names starting with ``_``
     are not roles.
 
+    :param resolve: expand node-set expressions (False: check the definition only, and
+        give node-set roles no hosts).
     :raises TypeError: a value is none of these.
     """
     from shoal.deploy.host_classes import host_classes
@@ -419,12 +421,13 @@ def roles_of(hosts_class: type) -> dict[str, tuple[type[Host], ...]]:
         if isinstance(value, HostsContainer):
             roles[name] = tuple(type(h) for h in value._all)
         elif isinstance(value, str):
-            roles[name] = host_classes(value, base)
+            roles[name] = host_classes(value, base) if resolve else ()
         elif isinstance(value, type) and issubclass(value, Host):
             roles[name] = (value,)
         elif isinstance(value, set | frozenset | tuple | list) and all(
                 isinstance(h, type) and issubclass(h, Host) for h in value):
             roles[name] = tuple(ordered(value))  # type: ignore[arg-type]
+            _check_slugs(name, roles[name])
         else:
             raise TypeError(f"{hosts_class.__qualname__}.{name} = {value!r}: a role is a host "
                             "class, a set or tuple of them, or a node-set expression")

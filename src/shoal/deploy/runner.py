@@ -196,10 +196,10 @@ def run_once(env: Env, path: str, args: list[str], out: TextIO, err: TextIO) -> 
     try:
         result = submit(action, *args).result()
     except ActionException as exc:
-        for line in failure_lines(path, exc):
-            err.write(f"{line}\n")
+        err.writelines(f"{line}\n" for line in failure_lines(path, exc))
+        err.flush()
         return 1
     if not action.suppress_result:
-        for line in result_lines(result):
-            out.write(f"{line}\n")
+        out.writelines(f"{line}\n" for line in result_lines(result))
+        out.flush()
     return 0

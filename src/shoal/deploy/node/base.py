@@ -212,8 +212,9 @@ class NodeBase(type):
 def _wrap(attr_name: str, attribute: Any, node_name: str, node_type: str) -> Any:
     """``attribute`` of a node class body as the descriptor it becomes."""
     if attr_name == "Hosts":
-        if attribute is not None and not isinstance(attribute, RoleMapping) and not (
-                isinstance(attribute, type)):
+        if isinstance(attribute, type):
+            roles_of(attribute, resolve=False)  # a bad definition fails now, not on use
+        elif attribute is not None and not isinstance(attribute, RoleMapping):
             raise TypeError(f"node {node_name}: Hosts must be a class or a map_roles(...)")
         return attribute
     if isfunction(attribute):
@@ -463,9 +464,10 @@ class Action:
             return f"<Action {get_node_path(self._node_instance)}.{self._attr_name}>"
         return f"<Unbound Action {self._attr_name}>"
 
-    def __call__(self, env: Any, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        env = args[0] if args else None
         if self._node_instance is None and isinstance(env, EnvBase):
-            return env._wrap_action(self)(*args, **kwargs)  # type: ignore[attr-defined]
+            return env._wrap_action(self)(*args[1:], **kwargs)  # type: ignore[attr-defined]
         raise TypeError(f"{self!r} is not callable on a bare node: wrap the node in an Env "
                         "(Env(node) or Env.default_from_node(node))")
 
