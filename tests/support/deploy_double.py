@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 
 from shoal.deploy._bridge import wait
 from shoal.deploy.exceptions import ExecCommandFailed
-from shoal.deploy.host import Host
+from shoal.deploy.host import LocalHost
 
 
-class RecordingHost(Host):
+class RecordingHost(LocalHost):
     """Records every run as a dict; see the module docstring."""
 
     slug = "double"
