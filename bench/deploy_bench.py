@@ -79,6 +79,7 @@ from fanout_bench import (
 )
 
 SECTION_TITLE = "## Deployment"
+CORES = os.cpu_count() or 1
 #: The 3 steps every client runs on every host, in order.
 STEPS = ("hostname", "uname -r", "test -d /tmp && echo ok")
 CLIENTS = ("shoal", "fabric", "pyinfra")
@@ -392,7 +393,7 @@ class Bench:
         # What the machine did besides the client, sshd and this script: others' work.
         other = (machine_busy() - busy_before - proc.cpu - row.sshd_cpu
                  - (own_cpu() - self_before))
-        row.other_load = max(0.0, other) / ((time.monotonic() - window) * (os.cpu_count() or 1))
+        row.other_load = max(0.0, other) / ((time.monotonic() - window) * CORES)
         done = spec.check(proc.stdout, proc.stderr)
         row.steps_ok = sum(done.values())
         problems: list[str] = []
@@ -542,13 +543,13 @@ def short_path(path: str) -> str:
 def table(rows: Sequence[Row]) -> list[str]:
     shoal = next((r for r in rows if r.client == "shoal" and r.good), None)
     lines = ["| client | hosts | wall s | CPU ms/host | peak RSS MiB | sshd CPU ms/host "
-             "| logins | steps right | other load | peer wall / shoal wall |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| CPU-bound wall s | logins | steps right | other load | peer wall / shoal wall |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         label = LABELS[row.client]
         if not row.good:
             lines.append(f"| {label} | {row.hosts} | {row.failure.replace('|', '/')} "
-                         "| — | — | — | — | — | — | — |")
+                         "| — | — | — | — | — | — | — | — |")
             continue
         ratio = f"{row.wall / shoal.wall:.2f}×" if shoal else "—"
         wall = f"{row.wall:.2f}"
@@ -556,9 +557,26 @@ def table(rows: Sequence[Row]) -> list[str]:
             wall += f" (and {row.failed_runs} FAILED run{'s' * (row.failed_runs > 1)})"
         lines.append(f"| {label} | {row.hosts} | {wall} | {row.cpu * 1e3 / row.hosts:.1f} "
                      f"| {row.maxrss_kib / 1024:.0f} | {row.sshd_cpu * 1e3 / row.hosts:.1f} "
-                     f"| {row.logins} | {row.steps_ok}/{row.hosts * len(STEPS)} "
+                     f"| {(row.cpu + row.sshd_cpu) / CORES:.2f} | {row.logins} "
+                     f"| {row.steps_ok}/{row.hosts * len(STEPS)} "
                      f"| {row.other_load * 100:.0f} % | {ratio} |")
     return lines
+
+
+def bound_notes(rows: Sequence[Row]) -> list[str]:
+    """How far the testbed lets shoal go: the ratios if the shoal client used no CPU."""
+    shoal = next((r for r in rows if r.client == "shoal" and r.good), None)
+    peers = [r for r in rows if r.client != "shoal" and r.good]
+    if shoal is None or not peers or not shoal.sshd_cpu:
+        return []
+    floor = shoal.sshd_cpu / CORES
+    ratios = ", ".join(f"{LABELS[r.client]} {r.wall / floor:.2f}×" for r in peers)
+    return [f"- The bound: the server side runs on the same {CORES} cores, and its CPU is "
+            "the same whichever client drives it. Had the shoal client used no CPU at "
+            f"all, its run could not take less than its sshd CPU / {CORES} cores = "
+            f"{floor:.2f} s, so the best ratios this testbed allows are: {ratios}. "
+            "The CPU-bound wall column is (client + sshd CPU) / cores: a wall close to "
+            "it means the machine was saturated, not waiting."]
 
 
 def section(args: argparse.Namespace, rows: Sequence[Row], about: dict[str, dict[str, str]],
@@ -624,6 +642,8 @@ def section(args: argparse.Namespace, rows: Sequence[Row], about: dict[str, dict
         "- shoal's `run` logs every command with its duration and shows its output on "
         "stderr; Fabric prints every output; pyinfra with `-vvv` prints commands and "
         "outputs. Each client thus shows what it ran, as its users would see it.",
+        "",
+        *bound_notes(rows),
         "",
         "Limits: " + "; ".join(limits) + ".",
         *shown_profile,
