@@ -1,16 +1,17 @@
-"""The node model as pure logic: trees, roles, mappings, overrides, isolations, indexing.
+"""The node model: trees, roles, mappings, overrides, isolations, indexing, queries.
 
-Hosts here are classes of the recording double (tests/support/deploy_double.py); nothing
-connects anywhere. tests/deploy/test_testbed.py runs the same model on real hosts.
+Hosts are LocalHost classes; the tree is built and read, and only the required-property
+test runs a command. tests/deploy/test_testbed.py runs the same model on SSH hosts.
 """
 
 from __future__ import annotations
 
 import pytest
-from support.deploy_double import RecordingHost, hosts
 
 from shoal.deploy.exceptions import ActionException
 from shoal.deploy.groups import Production, production, staging
+from shoal.deploy.host import LocalHost
+from shoal.deploy.host_container import silent_pty
 from shoal.deploy.inspection import Inspector
 from shoal.deploy.node import (
     ALL_HOSTS,
@@ -24,7 +25,12 @@ from shoal.deploy.node import (
 )
 from shoal.deploy.query import Q
 
-W1, W2, W3, D1 = hosts("web1", "web2", "web3", "db1")
+
+def local(slug: str) -> type[LocalHost]:
+    return type(slug.capitalize(), (LocalHost,), {"slug": slug})
+
+
+W1, W2, W3, D1 = (local(s) for s in ("web1", "web2", "web3", "db1"))
 
 
 def slugs(container: object) -> list[str]:
@@ -142,7 +148,7 @@ def test_hosts_definition_errors() -> None:
     with pytest.raises(ValueError, match="two hosts have the slug 'web1'"):
         class Twins(Node):
             class Hosts:
-                web = (W1, type("Other", (RecordingHost,), {"slug": "web1"}))
+                web = (W1, local("web1"))
 
         Twins()
 
@@ -276,17 +282,15 @@ def test_double_underscore_overrides_reach_nested_nodes() -> None:
 
 
 def test_required_property_names_the_node_on_access_and_fails_before_running() -> None:
-    RecordingHost.runs.clear()
-
     class Service(Node):
         class Hosts:
             host = W1
 
         name = required_property("the service name, e.g. nginx")
 
-        def restart(self) -> None:
+        def restart(self) -> str:
             self.hosts.run("echo before")
-            self.hosts.sudo(f"service {self.name} restart")
+            return self.hosts.run(f"echo restart {self.name}", interactive=False)[0]
 
     class Root(Node):
         Hosts = Service.Hosts
@@ -297,14 +301,14 @@ def test_required_property_names_the_node_on_access_and_fails_before_running() -
         class Broken(Service):
             pass
 
-    env = Env(Root())
-    env.Web.restart()
+    pty = silent_pty()
+    env = Env(Root(), pty)
+    assert env.Web.restart() == "restart nginx\n"
     with pytest.raises(ActionException) as caught:
         env.Broken.restart()
     assert str(caught.value) == ("Root.Broken.name: required property is not defined: "
                                  "the service name, e.g. nginx")
-    assert [r["command"] for r in RecordingHost.runs] == ["echo before",
-                                                          "service nginx restart"]
+    assert pty.get_output() == "before\n"  # nothing ran for Broken
     with pytest.raises(ActionException, match=r"Root.Broken.name: required property"):
         _ = env.Broken.name
 
