@@ -407,3 +407,57 @@ def test_inspector_lists_actions_properties_and_queries() -> None:
     assert [(repr(q), v) for q, v in trace.walk_through_subqueries()] == [
         ("Q", trace.subqueries[0].subqueries[0].result), ("Q.width", 3), ("2", 2),
         ("Q.width * 2", 6)]
+
+
+def test_node_set_roles_resolve_groups_and_give_one_class_per_name() -> None:
+    from shoal.deploy import SSHHost, host_classes
+    from shoal.nodeset.groups import GroupResolver, GroupSource, set_std_group_resolver
+
+    class Base(SSHHost):
+        username = "deploy"
+
+    set_std_group_resolver(GroupResolver([GroupSource("local", {"web": "web[01-02]"})]))
+    try:
+        class Root(Node):
+            class Hosts:
+                _host_class = Base
+                web = "@web"
+                all = "web[01-02],db1"
+
+        roles = Root().hosts.get_hosts_as_dict()
+    finally:
+        set_std_group_resolver(None)
+    web01, web02 = host_classes("web[01-02]", Base)
+    assert roles["web"] == {web01, web02} and web01 in roles["all"]
+    assert (web01.slug, web01.address, web01.username) == ("web01", "web01", "deploy")
+    assert issubclass(web01, Base) and host_classes("web01", Base) == (web01,)
+    assert host_classes("web01")[0] is not web01  # another base, another class
+    with pytest.raises(ValueError, match="web\\[1-"):
+        host_classes("web[1-")
+
+
+def test_walk_and_filters() -> None:
+    from shoal.deploy.inspection.filters import HasAction, InGroup, IsInstance, PublicOnly
+
+    class Root(Node):
+        @production
+        class Live(Node):
+            def deploy(self) -> None:
+                pass
+
+            class _Hidden(Node):
+                def deploy(self) -> None:
+                    pass
+
+        class Test(Node):
+            def deploy(self) -> None:
+                pass
+
+    walk = Inspector(Root()).walk
+    assert [Inspector(n).get_name() for n in walk()] == ["Root", "Live", "Test", "_Hidden"]
+    found = walk(HasAction("deploy") & PublicOnly)
+    assert [Inspector(n).get_name() for n in found] == ["Live", "Test"]
+    assert [Inspector(n).get_name() for n in walk(InGroup(Production))] == ["Live", "_Hidden"]
+    assert len(walk(~IsInstance(Root.Live))) == 3
+    assert [r for r in Inspector(Env(Root())).walk(HasAction("deploy") & PublicOnly)
+            .call_action("deploy")] == [None, None]
