@@ -155,7 +155,7 @@ def child_fabric(target: Target, n: int) -> dict[str, Any]:
     except GroupException as exc:
         errors = [f"{cxn.original_host}: {res!r}" for cxn, res in exc.result.items()
                   if isinstance(res, BaseException)]
-        raise SystemExit(f"fabric: {len(errors)} hosts failed: {'; '.join(errors[:3])}") from exc
+        raise SystemExit(f"fabric: {step!r} failed: {'; '.join(errors[:3])}") from exc
     finally:
         group.close()
     return {}
@@ -356,6 +356,7 @@ class Row:
     failure: str = ""  # "FAIL (…)": the client ran and was wrong
     reason: str = ""  # the client's own words
     failed_runs: int = 0
+    work: Path | None = None  # where its files and output are
 
     @property
     def good(self) -> bool:
@@ -389,7 +390,7 @@ class Bench:
         settled = self.sshd.quiesce()
         row = Row(client, n, wall=proc.wall, cpu=proc.cpu, maxrss_kib=proc.maxrss_kib,
                   sshd_cpu=self.sshd.cpu() - sshd_before,
-                  logins=self.sshd.logins_since(offset))
+                  logins=self.sshd.logins_since(offset), work=work)
         # What the machine did besides the client, sshd and this script: others' work.
         other = (machine_busy() - busy_before - proc.cpu - row.sshd_cpu
                  - (own_cpu() - self_before))
@@ -446,9 +447,14 @@ class Bench:
                                  Path(self.target.ssh_config).read_text()))
         row = self.run(client, 1, dataclasses.replace(
             self.target, ssh_config=str(config), known_hosts=str(empty)))
-        if row.logins == 0 and row.steps_ok == 0 and not empty.read_text().strip():
-            return "yes"
-        return f"NO ({row.logins} logins, {row.steps_ok} steps with an unknown key)"
+        assert row.work is not None
+        said = "".join(f.read_text(errors="replace") for f in row.work.glob("*.txt"))
+        said += "".join(f.read_text() for f in row.work.glob("result.json"))
+        if row.logins or row.steps_ok or empty.read_text().strip():
+            return f"NO ({row.logins} logins, {row.steps_ok} steps with an unknown key)"
+        if not re.search(r"host key|known_hosts", said, flags=re.IGNORECASE):
+            return f"unclear (it failed, but not over the host key: {row.reason})"
+        return "yes"
 
 
 def best(rows: Sequence[Row]) -> Row:
