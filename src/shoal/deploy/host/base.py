@@ -54,7 +54,8 @@ from shoal.hosts import FileStat, Terminal
 if TYPE_CHECKING:
     from shoal.hosts import Connection, Process
 
-__all__ = ["NOT_SURE_IN_SANDBOX", "Host", "HostContext", "Stat", "SudoPasswordError"]
+__all__ = ["NOT_SURE_IN_SANDBOX", "Host", "HostContext", "Stat", "SudoPasswordError",
+           "check_interface"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,16 @@ NOT_SURE_IN_SANDBOX = "<Not sure in sandbox>"
 _USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\$?")
 _INTERFACE = re.compile(r"[A-Za-z0-9_.:@-]+")
 _INET = re.compile(r"\binet (?:addr:)?(\d{1,3}(?:\.\d{1,3}){3})")
+
+
+def check_interface(interface: str) -> str:
+    """``interface`` if it is a network interface name.
+
+    :raises ValueError: it is not (``get_ip_address("lo; reboot")``).
+    """
+    if not _INTERFACE.fullmatch(interface):
+        raise ValueError(f'get_ip_address(): "{interface}" is not an interface name')
+    return interface
 
 
 class SudoPasswordError(ExecCommandFailed):
@@ -463,9 +474,7 @@ class Host(abc.ABC):
         :raises ValueError: ``interface`` is not an interface name.
         :raises ExecCommandFailed: the host has no such interface.
         """
-        if not _INTERFACE.fullmatch(interface):
-            raise ValueError(f'get_ip_address(): "{interface}" is not an interface name')
-        name = shlex.quote(interface)
+        name = shlex.quote(check_interface(interface))
         status, out, _ = await self._capture(
             f"PATH=$PATH:/sbin:/usr/sbin; cd / && {{ ip -4 -o addr show dev {name} || "
             f"ifconfig {name}; }} 2>&1")

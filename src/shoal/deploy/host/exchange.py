@@ -134,11 +134,17 @@ class Exchange:
 
     def stdout(self, data: bytes) -> None:
         """Sink for the command's stdout (its terminal in a remote terminal)."""
-        self._pass("stdout", self._watch(data) if self._watched("stdout") else data)
+        if self._watched("stdout"):
+            self._watch("stdout", data)
+        else:
+            self._pass("stdout", data)
 
     def stderr(self, data: bytes) -> None:
         """Sink for the command's stderr."""
-        self._pass("stderr", self._watch(data) if self._watched("stderr") else data)
+        if self._watched("stderr"):
+            self._watch("stderr", data)
+        else:
+            self._pass("stderr", data)
 
     def _watched(self, name: Stream) -> bool:
         """Whether sudo's prompt comes on ``name``."""
@@ -175,16 +181,16 @@ class Exchange:
 
     # -- sudo's prompt ------------------------------------------------------------------------
 
-    def _watch(self, data: bytes) -> bytes:
-        """``data`` without sudo's prompts, each answered; a partial one is held back."""
+    def _watch(self, name: Stream, data: bytes) -> None:
+        """Pass ``data`` on without sudo's prompts, each answered; hold back the end that
+        may begin one."""
         assert self._prompt is not None
         if self._eat_newline:  # the line sudo ends after reading the password in a terminal
             self._eat_newline = False
             data = data.removeprefix(b"\r\n").removeprefix(b"\n")
         buffer, self._held = self._held + data, b""
-        passed = bytearray()
         while (at := buffer.find(self._prompt)) >= 0:
-            passed += buffer[:at]
+            self._pass(name, buffer[:at])
             buffer = buffer[at + len(self._prompt):]
             self._prompted()
             if self._eat_newline and buffer:
@@ -193,8 +199,7 @@ class Exchange:
         keep = next((n for n in range(min(len(buffer), len(self._prompt) - 1), 0, -1)
                      if self._prompt.startswith(buffer[-n:])), 0)
         self._held = buffer[len(buffer) - keep:]
-        passed += buffer[:len(buffer) - keep]
-        return bytes(passed)
+        self._pass(name, buffer[:len(buffer) - keep])
 
     def _prompted(self) -> None:
         self.prompts += 1
