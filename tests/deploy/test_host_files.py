@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.deploy_hosts import node_class
+from support.files import writable_folder
 
 from shoal.deploy.exceptions import ExecCommandFailed
 from shoal.deploy.host import Host, LocalHost, Stat
 from shoal.deploy.loggers import FileCallback, FileEntry, Logger, LoggerInterface
 from shoal.deploy.pseudo_terminal import DummyPty
-from support.deploy_hosts import node_class
-from support.files import writable_folder
 
 MakeHost = Callable[..., Host]
 
@@ -176,7 +176,7 @@ def test_writing_where_the_login_user_may_not_is_an_os_error(
         request: pytest.FixtureRequest, shared_tmp_path: Path) -> None:
     host = node_class(request.getfixturevalue("testbed"))()
     assert pwd.getpwuid(shared_tmp_path.stat().st_uid).pw_name == "root"
-    with pytest.raises(OSError, match="permission denied"):
-        with host.open(str(shared_tmp_path / "x"), "w") as file:
-            file.write("no")
+    with pytest.raises(OSError, match="permission denied"), \
+            host.open(str(shared_tmp_path / "x"), "w") as file:
+        file.write("no")
     assert list(shared_tmp_path.iterdir()) == []

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.deploy_hosts import node_class
+from support.files import writable_folder
 
 from shoal import _loop
 from shoal.deploy.exceptions import ExecCommandFailed
 from shoal.deploy.host import NOT_SURE_IN_SANDBOX, Host, LocalHost, SSHHost
 from shoal.deploy.pseudo_terminal import DummyPty
-from support.deploy_hosts import node_class
-from support.files import writable_folder
 
 MakeHost = Callable[..., Host]
 

@@ -10,7 +10,9 @@ less its umask). The file is owned by whoever wrote it (root with ``use_sudo``).
 
 As in python-deployer, a file not closed is closed (and saved) when it is garbage
 collected, so ``host.open(path, 'w').write(text)`` works; errors then are only
-printed, so prefer a ``with`` block. In sandbox mode nothing is written; reads are real, except under sudo, which the
+printed, so prefer a ``with`` block.
+
+In sandbox mode nothing is written; reads are real, except under sudo, which the
 sandbox never runs: those read as empty, as all reads did in python-deployer.
 
 Imports nothing from shoal but the deployment's own modules.
