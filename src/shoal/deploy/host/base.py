@@ -303,13 +303,10 @@ class Host(abc.ABC):
                 rows, columns = pty.get_size()
                 terminal = Terminal(term or os.environ.get("TERM", "xterm"), columns, rows)
             plan = sudo_plan(user) if use_sudo else None
-            password = self.sudo_password
-            # At a real terminal with no password to give, sudo's prompt is the user's.
-            watch = plan is not None and (terminal is None or password is not None)
             exchange = Exchange(self.slug, pty, entry,
                                 show_stdout=interactive, terminal=terminal is not None,
-                                prompt=plan.prompt if watch and plan is not None else None,
-                                password=password, stdin=stdin)
+                                prompt=plan.prompt if plan is not None else None,
+                                password=self.sudo_password, stdin=stdin)
             line = wrap(command, cwd, state, term, plan)
             log.debug("[host=%s] running: %s", self.slug, line)
             status, result = await self._converse(line, exchange, terminal)
