@@ -188,8 +188,11 @@ def test_sandbox_writes_nothing(site: type[Node], work: Path, testbed: Testbed,
         "gate\nstarted\n")
     assert not (tmp_path / "got.txt").exists()
     shown = pty.get_output()
-    assert f"[sandbox] node4: cd {work} && " not in shown  # no cd() was entered
-    assert "mkdir" in shown and "would write 8 bytes to" in shown
+    # every command with its host, its directory and its context, nothing run
+    assert re.search(rf"\[sandbox\] node4: cd /\S+ && \(mkdir {work}/made && touch "
+                     rf"{work}/made/file\)", shown)
+    assert f"[sandbox] node4: would write 8 bytes to {work}/opened.txt" in shown
+    assert "[sandbox] node4: cd " in shown and "sudo -S" in shown  # shown, never run
 
 
 def test_a_sandboxed_command_that_does_not_parse_fails(site: type[Node]) -> None:
