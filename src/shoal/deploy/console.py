@@ -210,8 +210,10 @@ class Console:
 
     def confirm(self, question: str, default: bool | None = None) -> bool:
         """Ask a yes/no question; True for ``y``/``yes``."""
-        answer = self.input(f"{question} [y/n]", answers=["y", "yes", "n", "no"],
-                            default=None if default is None else ("y" if default else "n"))
+        answer = ""
+        while answer not in ("y", "yes", "n", "no"):
+            answer = self.input(f"{question} [y/n]",
+                                default=None if default is None else ("y" if default else "n"))
         return answer in ("y", "yes")
 
     def select_node(self, root_node: Any, prompt: str = "Select a node",

@@ -5,15 +5,17 @@ account (``shoal-test``), :func:`install` gives that account a password and adds
 ``/etc/sudoers.d`` that lets it run only the commands of :data:`COMMANDS`, as root or as
 ``nobody``, each time after typing that password (never cached, never full root)::
 
-    shoal-test ALL=(root, nobody) /usr/bin/id -u, /usr/bin/whoami, /usr/bin/sleep 60
+    shoal-test ALL=(root, nobody) /usr/bin/id -u, /usr/bin/whoami "", /usr/bin/sleep 60
 
 The password is made once per machine with :mod:`secrets` and kept in
 :data:`PASSWORD_FILE` (root only, mode 0600), so testbeds started side by side agree on
 it; ``chpasswd`` reads it from its stdin, never from a command line. Tests read it with
 :func:`password`. Each testbed has its own rule file, named after its directory, which
 :func:`remove` deletes when the testbed stops, so stopping one testbed leaves the rule of
-another running beside it. The rule is checked with ``visudo -cf`` before it is put in
-place (mode 0440, written under a name sudo skips, then renamed).
+another running beside it; :func:`install` also removes the rules of testbeds that are
+gone without stopping (their sshd no longer runs). The rule is checked with
+``visudo -cf`` before it is put in place (mode 0440, written under a name sudo skips,
+then renamed).
 
 Imports nothing from shoal but :mod:`shoal.errors` and :mod:`shoal.testbed`'s own modules.
 """
@@ -22,18 +24,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
+import re
 import secrets
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from shoal.errors import TestbedError
+from shoal.testbed.config import SSHD_CONFIG, STATE_FILE
 from shoal.testbed.tools import find_tool, run_tool
 from shoal.testbed.user import LOGIN_USER
-
-if TYPE_CHECKING:
-    from shoal.testbed.sshd import Testbed
 
 __all__ = ["COMMANDS", "PASSWORD_FILE", "RUN_AS", "SUDOERS_DIR", "install", "password",
            "remove", "rule_path"]
@@ -44,7 +45,7 @@ PASSWORD_FILE = Path("/var/lib/shoal-testbed/sudo-password")
 #: The users the rule lets the account run commands as.
 RUN_AS = ("root", "nobody")
 #: The commands it may run as them: the program, then its exact arguments.
-COMMANDS = (("id", "-u"), ("whoami",), ("sleep", "60"))
+COMMANDS = (("id", "-u"), ("whoami", '""'), ("sleep", "60"))  # "": no arguments
 
 
 def rule_path(directory: Path) -> Path:
@@ -67,25 +68,27 @@ def password() -> str:
                            "login account") from exc
 
 
-def install(bed: Testbed) -> Path | None:
-    """Give the testbed's account its password and sudo rule; None when not for us to do.
+def install(directory: Path, user: str) -> Path | None:
+    """Give the account ``user`` of the testbed in ``directory`` its password and sudo rule;
+    None when that is not for us to do.
 
     Only root may, and only for the dedicated account: another account's password is
     never touched.
 
     :raises TestbedError: sudo is not installed, or ``chpasswd`` or ``visudo`` failed.
     """
-    if os.geteuid() != 0 or bed.user != LOGIN_USER:
+    if os.geteuid() != 0 or user != LOGIN_USER:
         return None
     visudo = find_tool("visudo", "sudo")
-    _set_password(bed.user, _machine_password())
+    _set_password(user, _machine_password())
     commands = ", ".join(" ".join((find_tool(name, "coreutils"), *args))
                          for name, *args in COMMANDS)
-    text = (f"# shoal testbed in {os.path.abspath(bed.directory)}: {bed.user} may run "
-            f"these, with its password.\n"
-            f"Defaults:{bed.user} timestamp_timeout=0, !lecture, !mail_badpass\n"
-            f"{bed.user} ALL=({', '.join(RUN_AS)}) {commands}\n")
-    path = rule_path(bed.directory)
+    text = (f"# shoal testbed in {os.path.abspath(directory)}: {user} may run these, with "
+            f"its password.\n"
+            f"Defaults:{user} timestamp_timeout=0, !lecture, !mail_badpass\n"
+            f"{user} ALL=({', '.join(RUN_AS)}) {commands}\n")
+    path = rule_path(directory)
+    _remove_stale(path)
     draft = path.with_name(f"{path.name}.new")  # a name with a dot: sudo skips it
     fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o440)
     try:
@@ -105,6 +108,33 @@ def remove(directory: Path) -> None:
     """Remove the sudo rule of the testbed kept in ``directory``, if it has one."""
     with contextlib.suppress(FileNotFoundError, PermissionError):
         rule_path(directory).unlink()
+
+
+def _remove_stale(keep: Path) -> None:
+    """Remove the rules of testbeds that died without stopping (a killed test run)."""
+    for rule in SUDOERS_DIR.glob("shoal-testbed-*"):
+        if rule == keep or "." in rule.name:
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            first = rule.read_text().splitlines()[0]
+            found = re.fullmatch(r"# shoal testbed in (\S+): .*", first)
+            if found is None:
+                continue
+            directory = Path(found[1])
+            state = json.loads((directory / STATE_FILE).read_text()) \
+                if (directory / STATE_FILE).is_file() else {}
+            if f"{directory}/{SSHD_CONFIG}".encode() not in _command_line(state.get("pid")):
+                rule.unlink()
+
+
+def _command_line(pid: object) -> bytes:
+    """The command line of the process ``pid``; empty when there is none."""
+    if not isinstance(pid, int):
+        return b""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _machine_password() -> str:
