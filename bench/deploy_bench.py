@@ -514,6 +514,11 @@ def profile_shoal(bench: Bench, n: int, top: int = 15) -> list[str]:
     if proc.returncode != 0 or sum(done.values()) != n * len(STEPS):
         return [f"profiled run FAILED (exit {proc.returncode}, {sum(done.values())} steps): "
                 f"{last_line(proc.stderr)}"]
+    return summarise_profile(stats_file, n, top)
+
+
+def summarise_profile(stats_file: Path, n: int, top: int = 15) -> list[str]:
+    """The CPU of a profile of ``n`` hosts: shares by package, the top files and functions."""
     profile = pstats.Stats(str(stats_file))
     stats: dict[tuple[str, int, str], tuple[Any, ...]] = profile.stats  # type: ignore[attr-defined]
     by_file: dict[str, float] = {}
@@ -523,7 +528,20 @@ def profile_shoal(bench: Bench, n: int, top: int = 15) -> list[str]:
         by_file[where] = by_file.get(where, 0.0) + own
         functions.append((own, calls, f"{where}:{line}({name})" if line else name))
     total = sum(by_file.values())
-    lines = [f"{total * 1e3:.0f} ms of CPU in all ({total * 1e3 / n:.1f} ms/host); by file:"]
+    by_package: dict[str, float] = {}
+    for where, own in by_file.items():
+        package = where.split("/")[0] if "/" in where else "stdlib and imports"
+        if where == "<built-in>":
+            package = "C calls (sockets, crypto, builtins)"
+        elif package == "shoal":
+            package = "shoal (all its modules)"
+        elif package in ("logging", "re", "importlib", "json", "concurrent", "email"):
+            package = "stdlib and imports"
+        by_package[package] = by_package.get(package, 0.0) + own
+    shares = ", ".join(f"{name} {own / total:.0%}" for name, own in
+                       sorted(by_package.items(), key=lambda i: -i[1])[:6])
+    lines = [f"{total * 1e3:.0f} ms of CPU in all ({total * 1e3 / n:.1f} ms/host, profiler "
+             f"overhead included); shares: {shares}; by file:"]
     lines += [f"{own * 1e3:8.1f} ms  {where}"
               for where, own in sorted(by_file.items(), key=lambda i: -i[1])[:top]]
     lines.append("by function (own time, calls):")
@@ -577,12 +595,15 @@ def bound_notes(rows: Sequence[Row]) -> list[str]:
         return []
     floor = shoal.sshd_cpu / CORES
     ratios = ", ".join(f"{LABELS[r.client]} {r.wall / floor:.2f}×" for r in peers)
+    cpu = ", ".join(f"{LABELS[r.client]} {r.cpu / shoal.cpu:.2f}×" for r in peers)
     return [f"- The bound: the server side runs on the same {CORES} cores, and its CPU is "
             "the same whichever client drives it. Had the shoal client used no CPU at "
             f"all, its run could not take less than its sshd CPU / {CORES} cores = "
-            f"{floor:.2f} s, so the best ratios this testbed allows are: {ratios}. "
+            f"{floor:.2f} s, so the best wall ratios this testbed allows are: {ratios}. "
             "The CPU-bound wall column is (client + sshd CPU) / cores: a wall close to "
-            "it means the machine was saturated, not waiting."]
+            "it means the machine was saturated, not waiting. Against servers on other "
+            "machines, the client's own CPU is what a wide run spends here; per host, "
+            f"peer / shoal: {cpu}."]
 
 
 def section(args: argparse.Namespace, rows: Sequence[Row], about: dict[str, dict[str, str]],
@@ -648,7 +669,6 @@ def section(args: argparse.Namespace, rows: Sequence[Row], about: dict[str, dict
         "- shoal's `run` logs every command with its duration and shows its output on "
         "stderr; Fabric prints every output; pyinfra with `-vvv` prints commands and "
         "outputs. Each client thus shows what it ran, as its users would see it.",
-        "",
         *bound_notes(rows),
         "",
         "Limits: " + "; ".join(limits) + ".",
