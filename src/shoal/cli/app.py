@@ -27,6 +27,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "nodeset": ("shoal.cli.nodeset_cmd", "nodeset", "Fold, expand, count and combine node sets."),
     "run": ("shoal.cli.run_cmd", "run", "Run a command on many nodes at once, like clush."),
     "testbed": ("shoal.testbed.command", "testbed", "Run a loopback sshd with N node aliases."),
+    "topology": ("shoal.cli.topology_cmd", "topology",
+                 "Show the propagation tree and how each node is reached through it."),
 }
 
 #: errors caused by what the user typed or wrote: exit status 2, like usage errors.
