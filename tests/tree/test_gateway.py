@@ -321,3 +321,21 @@ def test_ssh_targets_on_the_testbed_and_an_unreachable_one(
         assert (retcode, status) == (255, "unreachable")
         assert "Connection refused" in reason
         assert not [m for m in messages if isinstance(m, SER)]  # the reason says it
+
+
+#: a gateway's interpreter: the system's python3, where shoal is not installed
+SYSTEM_PYTHON = shutil.which("python3", path=os.defpath) or "python3"
+
+
+def test_the_bundle_loader_runs_the_gateway_on_a_python_without_shoal() -> None:
+    from shoal.tree.bundle import build_bundle, loader_command
+
+    bundle = build_bundle("shoal.tree.gateway")
+    with GatewayPeer(loader_command(bundle, SYSTEM_PYTHON), preamble=bundle.data) as peer:
+        peer.open(SLOW)
+        peer.send(_shell(1, _names(50), "echo zero install"))
+        messages = peer.job(1, _names(50))
+        assert [(m.TYPE, m.nodes) for m in messages] == [("OUT", "n[1-50]"),
+                                                          ("RET", "n[1-50]")]
+        assert peer.close() == 0
+        assert bytes(peer.stderr) == b""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -159,3 +160,20 @@ def test_a_busy_child_is_not_taken_for_dead_while_heartbeats_flow(tmp_path: Path
             peer.proc.wait(3.0)
         gate.open()
         assert outputs(peer.job(1, "t1")) == {"t1": b"late\n"}
+
+
+def test_a_zero_install_chain_forwards_the_bundle_to_the_next_level() -> None:
+    from shoal.tree.bundle import build_bundle, loader_command
+
+    python = shutil.which("python3", path=os.defpath) or "python3"  # no shoal there
+    bundle = build_bundle("shoal.tree.gateway")
+    with GatewayPeer(loader_command(bundle, python), preamble=bundle.data) as peer:
+        peer.open({"transport": "local", "python": python, "gather_delay": 30},
+                  _topology("gw2", "t[1-10]"))
+        peer.send(_shell(1, "t[1-10],m1", 'echo "$SHOAL_NODE" via $(ps -o args= -p $PPID | '
+                                          "cut -c1-12)"))
+        messages = peer.job(1, "t[1-10],m1")
+        assert outputs(messages) == {node: f"{node} via {python[:12]}\n".encode()
+                                     for node in NodeSet("t[1-10],m1")}
+        assert set(ends(messages).values()) == {(0, "ok", "")}
+        assert peer.close() == 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import shlex
 import signal
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from shoal.errors import MessageProcessingError
 from shoal.tree.channel import Channel
+from shoal.tree.loader import current, loader_command
 from shoal.tree.messages import ACK, CFG, CTL, END, ERR
 from shoal.tree.workers import die_with_parent
 
@@ -54,11 +56,14 @@ _STARTS = ("shell", "copy", "rcopy")
 
 def bundle_command(python: str) -> tuple[str, bytes]:
     """The command that starts a zero-install gateway with ``python``, and the bytes to
-    send on its stdin first (the code bundle), from :mod:`shoal.tree.bundle`."""
-    from shoal.tree import bundle  # only where a next level is started
-
-    return f"{shlex.quote(python)} -c {shlex.quote(bundle.loader())}", \
-        bundle.payload()
+    send on its stdin first: the code bundle this gateway was started from, or, in a
+    gateway run from an installed shoal, one built now."""
+    bundle = current()
+    if bundle is None:
+        # Root-side code (Python 3.10+), kept out of the bundle: found by name, not by
+        # an import statement the bundle's builder would follow.
+        bundle = importlib.import_module("shoal.tree.bundle").build_bundle()
+    return " ".join(shlex.quote(arg) for arg in loader_command(bundle, python)), bundle.data
 
 
 class NextHop(Channel):
