@@ -247,7 +247,7 @@ def test_when_the_parent_closes_stdin_the_gateway_kills_its_targets_and_exits(
 def test_when_the_parent_stalls_the_gateway_kills_its_targets_and_exits(
         tmp_path: Path) -> None:
     with GatewayPeer() as peer:
-        pids = _long_job(peer, tmp_path, {"transport": "local", "stall": 1.0})
+        pids = _long_job(peer, tmp_path, {"transport": "local", "stall": 3.0})
         assert peer.wait() == 1  # the test never sends a heartbeat
         assert all(wait_gone(pid) for pid in pids)
 

@@ -7,8 +7,8 @@ system ``ssh`` (shoal's settings, ``BatchMode=yes``, ``--`` before the node, bui
 
 :class:`LocalJob` runs one command on its targets, at most ``fanout`` at once, each in a
 process group of its own (so an abort kills the command and what it started), with a
-per-target timeout; each also dies with the gateway (Linux's parent-death signal), even
-a gateway killed with SIGKILL. The job's standard input (:class:`Stdin`) is kept once for all its
+per-target timeout; an ``ssh`` also dies with the gateway, even one killed with SIGKILL
+(Linux's parent-death signal). The job's standard input (:class:`Stdin`) is kept once for all its
 targets: a target that starts late still reads it from the start. Each target ends with
 one :class:`Outcome`: its return code (128 + N for signal N), a timeout, ``unreachable``
 (``ssh`` exit status 255, with the last line ``ssh`` printed as the reason) or
@@ -84,6 +84,9 @@ class Launcher:
 
     #: the exit status that means "never reached the target" (None: there is none)
     unreachable_rc: int | None = None
+    #: whether each process dies with the gateway, even one killed by SIGKILL (Linux's
+    #: parent-death signal; it costs a slower fork)
+    dies_with_gateway = False
 
     def argv(self, node: str, command: str) -> list[str]:
         """The program and arguments that run ``command`` on ``node``."""
@@ -106,6 +109,7 @@ class SSHLauncher(Launcher):
     """
 
     unreachable_rc = 255
+    dies_with_gateway = True  # no ssh client outlives its gateway
 
     def __init__(self, ssh: str, args: Sequence[str]) -> None:
         self.ssh = ssh
@@ -400,7 +404,8 @@ class LocalJob:
                 *self.launcher.argv(node, self.command),
                 stdin=pipe if stdin is not None else asyncio.subprocess.DEVNULL,
                 stdout=pipe, stderr=pipe, env=self.launcher.env(node),
-                start_new_session=True, preexec_fn=die_with_parent)
+                start_new_session=True,
+                preexec_fn=die_with_parent if self.launcher.dies_with_gateway else None)
         except BaseException:
             if stdin is not None and key is not None:
                 stdin.detach(key)
