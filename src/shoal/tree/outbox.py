@@ -18,8 +18,9 @@ the messages group depends on the job's mode (docs/tree-protocol.md):
 Messages a child gateway sent up for the job (already grouped there) go through
 :meth:`Outbox.relay`: output at once, ``RET`` and ``TIM`` merged into this window's.
 
-A target whose outcome is a failure (``unreachable``, ``interrupted``) has its output
-dropped in ``gather`` mode: its reason says it all. No payload exceeds
+A target whose outcome is a failure has its output dropped in ``gather`` mode (its
+reason says it all), and an ``unreachable`` one what this window holds of it in the
+others (``ssh``'s complaint, which is the reason). No payload exceeds
 :data:`MAX_MESSAGE` bytes; longer outputs go in several messages, in order.
 
 Runs on the gateways: Python 3.6 once annotations are stripped; imports
@@ -142,7 +143,10 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
     def ended(self, node: str, retcode: int, status: str = "ok", reason: str = "") -> None:
         """``node`` is over, with ``retcode``; ``status`` other than ``ok`` says why, with
         ``reason`` (``timeout`` sends ``TIM``)."""
-        self._close_lines(node)
+        if status == "unreachable":  # what it printed is the reason (ssh's complaint)
+            self._drop(node)
+        else:
+            self._close_lines(node)
         if self.mode == "gather":
             if status in ("ok", "timeout"):
                 self._ended.append(node)
@@ -153,6 +157,14 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
             self._timeouts.append(node)
         else:
             self._rets.setdefault((retcode, status, reason), []).append(node)
+
+    def _drop(self, node: str) -> None:
+        """Forget what ``node`` printed and has not been sent yet (stream and raw)."""
+        for stream in ("stdout", "stderr"):
+            self._splitters.pop((stream, node), None)
+            held = self._window.pop((stream, node), None)
+            if held is not None:
+                self._held -= len(held)
 
     def _close_lines(self, node: str) -> None:
         """Hand on the unfinished last lines of ``node`` (stream mode)."""
