@@ -11,6 +11,7 @@ gateway's code for a zero-install start.
 from __future__ import annotations
 
 from shoal.errors import MessageProcessingError
+from shoal.tree.bundle import Bundle, build_bundle, loader_command
 from shoal.tree.channel import Channel
 from shoal.tree.codec import Decoder, Encoder
 from shoal.tree.messages import (
@@ -51,4 +52,8 @@ __all__ = [
     "Decoder",
     "Encoder",
     "MessageProcessingError",
+    # zero-install gateways
+    "Bundle",
+    "build_bundle",
+    "loader_command",
 ]
