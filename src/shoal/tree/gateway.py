@@ -358,6 +358,7 @@ class Gateway(Channel):
         self._launcher: Launcher | None = None
         self._flusher: asyncio.Future[None] | None = None
         self._background: set[asyncio.Future[None]] = set()
+        self._over: asyncio.Future[None] | None = None  # set once the channel is over
 
     # the parent's messages
 
@@ -490,8 +491,24 @@ class Gateway(Channel):
         job.local = LocalJob(self._launcher, list(targets), self._command(job),
                              on_output=self._guarded(on_output),
                              on_done=self._guarded(lambda n, o: self._ended(job, n, o)),
-                             fanout=fanout, timeout=job.payload["timeout"], stdin=job.stdin)
+                             fanout=fanout, timeout=job.payload["timeout"], stdin=job.stdin,
+                             throttle=self._room)
         job.local.start()
+
+    async def _room(self) -> None:
+        """Wait while the parent's stream has more waiting to go out than it should, or
+        until the channel is over (a parent that stopped reading is taken for dead)."""
+        if self.done:
+            return
+        if self._over is None:
+            self._over = asyncio.get_event_loop().create_future()
+        drain = asyncio.ensure_future(self.drain())
+        await asyncio.wait([drain, self._over], return_when=asyncio.FIRST_COMPLETED)
+        if drain.done():
+            if not drain.cancelled():
+                drain.exception()  # an OSError: the parent is gone, the channel's end says so
+        else:
+            drain.cancel()
 
     def _guarded(self, callback: Callable[..., None]) -> Callable[..., None]:
         """``callback``, its exceptions turned into ``ERR`` rather than lost in a task."""
@@ -560,7 +577,7 @@ class Gateway(Channel):
         config = {"topology": self.topology.part(gateway).to_dict(), "settings": settings.raw}
         hop = NextHop(gateway, self._launcher, command, preamble, config,
                       on_message=self._guarded(self._from_hop),
-                      on_lost=self._guarded(self._hop_lost),
+                      on_lost=self._guarded(self._hop_lost), throttle=self._room,
                       heartbeat=settings.heartbeat, stall=settings.stall)
         self.hops[gateway] = hop
         hop.launch()
@@ -696,6 +713,8 @@ class Gateway(Channel):
             logger.debug("the parent's channel ended: %s", reason)
         if self._flusher is not None:
             self._flusher.cancel()
+        if self._over is not None and not self._over.done():
+            self._over.set_result(None)
         for job in list(self.jobs.values()):
             if job.local is not None:
                 job.local.abort()

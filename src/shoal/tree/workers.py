@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from shoal.hosts.sshargv import ssh_argv
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Sequence
     from typing import Protocol
 
     class Sink(Protocol):
@@ -298,13 +298,17 @@ class LocalJob:
     :param fanout: targets running at once, at least 1.
     :param timeout: seconds each target may run (None: no limit).
     :param stdin: the job's input, or None for an empty one.
+    :param throttle: awaited after each chunk of output handed on: the reading waits
+        while it does (the way out is full).
     """
 
     def __init__(self, launcher: Launcher, nodes: Iterable[str], command: str, *,
                  on_output: Callable[[str, str, bytes], None],
                  on_done: Callable[[str, Outcome], None], fanout: int = 64,
-                 timeout: float | None = None, stdin: Stdin | None = None) -> None:
+                 timeout: float | None = None, stdin: Stdin | None = None,
+                 throttle: Callable[[], Awaitable[None]] | None = None) -> None:
         self.launcher = launcher
+        self.throttle = throttle
         self.nodes = list(nodes)
         self.command = command
         self.on_output = on_output
@@ -420,8 +424,8 @@ class LocalJob:
             self.on_output(node, "stderr", data)
 
         work = [asyncio.ensure_future(_pump(proc.stdout, lambda d: self.on_output(
-                    node, "stdout", d))),
-                asyncio.ensure_future(_pump(proc.stderr, on_stderr))]
+                    node, "stdout", d), self.throttle)),
+                asyncio.ensure_future(_pump(proc.stderr, on_stderr, self.throttle))]
         if stdin is not None and key is not None:
             assert proc.stdin is not None
             work.append(asyncio.ensure_future(stdin.pour(key, proc.stdin)))
@@ -453,13 +457,17 @@ class LocalJob:
         return Outcome(rc)
 
 
-async def _pump(pipe: asyncio.StreamReader, sink: Callable[[bytes], None]) -> None:
-    """Hand everything the process writes on ``pipe`` to ``sink``, chunk by chunk."""
+async def _pump(pipe: asyncio.StreamReader, sink: Callable[[bytes], None],
+                throttle: Callable[[], Awaitable[None]] | None) -> None:
+    """Hand everything the process writes on ``pipe`` to ``sink``, chunk by chunk, waiting
+    on ``throttle`` after each (the process then waits on its full pipe)."""
     while True:
         chunk = await pipe.read(_CHUNK)
         if not chunk:
             return
         sink(chunk)
+        if throttle is not None:
+            await throttle()
 
 
 def _prctl() -> Callable[..., int] | None:
