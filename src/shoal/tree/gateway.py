@@ -636,10 +636,16 @@ class Gateway(Channel):
         if found is None:
             return
         job, part = found
+        names = set(_targets(msg.nodes))
+        mine = names & part.pending
+        if not mine:
+            return  # nodes that are over (or never were its): nothing more of them counts
         msg.job = job.id
+        if mine != names:
+            msg.nodes = _fold(mine)
         job.outbox.relay(msg)
         if isinstance(msg, (RET, TIM)):
-            for name in _targets(msg.nodes):
+            for name in mine:
                 self._relayed_end(job, part, name)
             self._check_done(job)
         elif job.outbox.urgent:
