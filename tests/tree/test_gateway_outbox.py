@@ -7,8 +7,13 @@ from typing import Any
 
 import pytest
 
+from shoal.nodeset import NodeSet
 from shoal.tree.messages import OUT, RET, SER, TIM, Message
 from shoal.tree.outbox import MAX_MESSAGE, Outbox
+
+
+def _expand(text: str) -> list[str]:
+    return list(NodeSet(text))
 
 
 def _summary(messages: Sequence[Message]) -> list[tuple[object, ...]]:
@@ -79,10 +84,11 @@ def test_raw_sends_each_targets_bytes_alone_and_long_outputs_in_pieces() -> None
     data = bytes(range(256)) * ((MAX_MESSAGE + 1000) // 256)
     box.output("n1", "stdout", data)
     box.output("n2", "stdout", data[:10])
+    box.output("n3", "stdout", data[:10])  # the same bytes, and yet its own message
     assert box.urgent is False
     messages: list[Any] = box.flush()
     assert [(m.nodes, len(m.data)) for m in messages] == [
-        ("n1", MAX_MESSAGE), ("n1", len(data) - MAX_MESSAGE), ("n2", 10)]
+        ("n1", MAX_MESSAGE), ("n1", len(data) - MAX_MESSAGE), ("n2", 10), ("n3", 10)]
     assert b"".join(m.data for m in messages if m.nodes == "n1") == data
 
 
@@ -90,13 +96,25 @@ def test_relayed_ends_merge_with_this_gateways_and_output_passes_as_it_is() -> N
     box = Outbox(1, "gather")
     box.output("n1", "stdout", b"same\n")
     box.ended("n1", 0)
-    box.relay(OUT(msgid=17, job=1, nodes="m[1-9]", data=b"same\n"))
-    box.relay(RET(msgid=18, job=1, nodes="m[1-9]", retcode=0))
-    box.relay(TIM(msgid=19, job=1, nodes="m10"))
+    box.relay(OUT(msgid=17, job=1, nodes="m[1-9]", data=b"same\n"), _expand("m[1-9]"))
+    box.relay(RET(msgid=18, job=1, nodes="m[1-9]", retcode=0), _expand("m[1-9]"))
+    box.relay(TIM(msgid=19, job=1, nodes="m10"), ["m10"])
     messages = box.flush()
-    assert _summary(messages) == [("OUT", "m[1-9]", b"same\n"), ("OUT", "n1", b"same\n"),
+    assert _summary(messages) == [("OUT", "m[1-9],n1", b"same\n"),
                                   ("RET", "m[1-9],n1", 0, "ok", ""), ("TIM", "m10")]
-    assert all(m.msgid == 0 for m in messages)  # the writer numbers them anew
+
+
+def test_merged_output_keeps_each_nodes_pieces_in_order() -> None:
+    box = Outbox(1, "stream")
+    box.relay(OUT(job=1, nodes="a1", data=b"B\n"), ["a1"])  # a1 printed B, then A
+    box.relay(OUT(job=1, nodes="a1", data=b"A\n"), ["a1"])
+    box.relay(OUT(job=1, nodes="b1", data=b"B\n"), ["b1"])  # b1: B joins a1's B
+    box.relay(OUT(job=1, nodes="b1", data=b"A\n"), ["b1"])  # then A joins a1's A
+    box.relay(OUT(job=1, nodes="c1", data=b"A\n"), ["c1"])
+    box.relay(OUT(job=1, nodes="c1", data=b"B\n"), ["c1"])  # c1's B after its A: a new one
+    box.relay(OUT(job=1, nodes="a1", data=b"A\n"), ["a1"])  # a1's A again: after its first
+    assert _summary(box.flush()) == [("OUT", "a1,b1", b"B\n"), ("OUT", "a1,b1,c1", b"A\n"),
+                                     ("OUT", "c1", b"B\n"), ("OUT", "a1", b"A\n")]
 
 
 def test_an_unknown_mode_is_refused() -> None:

@@ -643,7 +643,7 @@ class Gateway(Channel):
         msg.job = job.id
         if mine != names:
             msg.nodes = _fold(mine)
-        job.outbox.relay(msg)
+        job.outbox.relay(msg, mine)
         if isinstance(msg, (RET, TIM)):
             for name in mine:
                 self._relayed_end(job, part, name)
