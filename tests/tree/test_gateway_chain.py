@@ -183,3 +183,16 @@ def test_a_zero_install_chain_forwards_the_bundle_to_the_next_level() -> None:
                                      for node in NodeSet("t[1-10],m1")}
         assert set(ends(messages).values()) == {(0, "ok", "")}
         assert peer.close() == 0
+
+
+def test_a_child_gateway_that_answers_garbage_is_unreachable_and_ended(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    garbage = f"echo $$ > {pid_file}; printf 'this is no channel\\n'; exec sleep 300"
+    with GatewayPeer() as peer:
+        peer.open(_settings(gateway_command=garbage), _topology("gw2", "t[1-2]"))
+        peer.send(_shell(1, "t[1-2]", "true"))
+        found = ends(peer.job(1, "t[1-2]"))
+        assert {status for _, status, _ in found.values()} == {"unreachable"}
+        reason = found["t1"][2]
+        assert reason.startswith("gateway gw2: ") and "XML" in reason, reason
+        assert wait_gone(int(pid_file.read_text()))

@@ -657,6 +657,9 @@ class Gateway(Channel):
             job.pending.discard(name)
         if not part.pending:
             self._parts.pop((part.gateway, part.job), None)
+            hop = self.hops.get(part.gateway)
+            if hop is not None:
+                hop.forget(part.job)
 
     def _hop_lost(self, hop: NextHop, reason: str) -> None:
         """A next-level gateway is gone: its targets are lost, or go elsewhere if it never
@@ -674,7 +677,8 @@ class Gateway(Channel):
                     self._check_done(job)
                 else:
                     self._undelivered(job, part, reason)
-        self._spawn(hop.shutdown())
+        # a child that never got going has nothing of its own to clean up: no grace
+        self._spawn(hop.shutdown() if hop.ready else hop.shutdown(grace=0))
 
     def _spawn(self, work: Awaitable[None]) -> None:
         """Run ``work`` in a task this gateway keeps until it is over."""

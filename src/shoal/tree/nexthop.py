@@ -100,6 +100,7 @@ class NextHop(Channel):
         self.process: asyncio.subprocess.Process | None = None
         self._queue: list[CTL] = []
         self._started: dict[int, CTL] = {}  # msgid -> a job's first CTL, sent
+        self._msgids: dict[int, int] = {}  # job -> the msgid of its first CTL
         self._cfg_id = 0
         self._tail = bytearray()
         self._lost = False
@@ -160,10 +161,20 @@ class NextHop(Channel):
         msgid = self.send(ctl)
         if ctl.action in _STARTS:
             self._started[msgid] = ctl
+            self._msgids[ctl.job] = msgid
+
+    def forget(self, job: int) -> None:
+        """Job ``job`` of this link is over: no ``ERR`` about it matters any more."""
+        msgid = self._msgids.pop(job, None)
+        if msgid is not None:
+            self._started.pop(msgid, None)
 
     def refused(self, about: int | None) -> CTL | None:
         """The job the child refused, if ``about`` (an ``ERR``'s) names one it was sent."""
-        return self._started.pop(about, None) if about is not None else None
+        ctl = self._started.pop(about, None) if about is not None else None
+        if ctl is not None:
+            self._msgids.pop(ctl.job, None)
+        return ctl
 
     def unsent(self) -> list[CTL]:
         """Take back the queued messages that never reached the child."""
