@@ -22,6 +22,7 @@ from shoal.errors import (
 #: subcommand name -> (module, attribute, one-line help); modules load on use.
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "copy": ("shoal.cli.run_cmd", "copy", "Copy files to or from many nodes (shoal run --copy)."),
+    "deploy": ("shoal.cli.deploy_cmd", "deploy", "Run an action of a deployment script."),
     "gateway": ("shoal.cli.gateway_cmd", "gateway",
                 "Speak the tree protocol on stdin/stdout (started by the root)."),
     "nodeset": ("shoal.cli.nodeset_cmd", "nodeset", "Fold, expand, count and combine node sets."),
