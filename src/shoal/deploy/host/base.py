@@ -15,7 +15,10 @@ terminal behind the pty, the command gets a remote terminal of the same size and
 keystrokes; otherwise it has no terminal, its stdout is kept and its stderr shown
 (python-deployer dropped it). ``use_sudo`` answers sudo's prompt on the channel
 (:mod:`shoal.deploy.host.exchange`). ``sandbox`` prints what would run and only checks
-its syntax on the host with ``sh -n``.
+its syntax on the host with ``sh -n``, as the login user (no sudo, no password sent);
+what only reads stays real in a sandbox (``exists``, ``stat``, ``listdir``, ``open`` for
+reading without sudo), while nothing is written (``open`` for writing, ``put_file``,
+``get_file``).
 
 Imports nothing from shoal but the deployment's own modules, :mod:`shoal.errors` and
 :mod:`shoal.hosts`.
