@@ -22,6 +22,7 @@ traceback, and exits 2 for bad usage or input, 1 for a failure.
     ├── UnknownGroupError (also LookupError)  .group .source
     ├── UnknownGroupSourceError (also LookupError) .source
     ├── UsageError (also RuntimeError)        misuse of the API
+    ├── MessageProcessingError                .msgid .fault: a tree message refused
     ├── TestbedError                          the loopback sshd could not be run
     └── HostError                             .node: one node failed
         ├── ConnectError                      could not reach it (refused, timeout, lost)
@@ -59,6 +60,7 @@ __all__ = [
     "HostKeyError",
     "InternalError",
     "Interrupted",
+    "MessageProcessingError",
     "NoGroupSourceError",
     "NodeLost",
     "NodeNameError",
@@ -371,6 +373,24 @@ class UnknownGroupSourceInNodeSetError(NodeSetParseError, UnknownGroupSourceErro
     def __init__(self, expr: str, pos: int, source: str) -> None:
         self.source = source
         NodeSetParseError.__init__(self, expr, pos, f'unknown group source "{source}"')
+
+
+class MessageProcessingError(ShoalError):
+    """A tree channel message could not be read or written (:mod:`shoal.tree.codec`).
+
+    ``msgid`` is the id of the message at fault (``None`` when it is not known),
+    ``fault`` says what is wrong, on one line.
+
+    >>> str(MessageProcessingError(7, 'attribute "job" is not an integer: "x"'))
+    'message 7: attribute "job" is not an integer: "x"'
+    >>> str(MessageProcessingError(None, "not well-formed XML at line 1, column 0"))
+    'message ?: not well-formed XML at line 1, column 0'
+    """
+
+    def __init__(self, msgid: int | None, fault: str) -> None:
+        self.msgid = msgid
+        self.fault = _printable(fault)
+        super().__init__(f"message {'?' if msgid is None else msgid}: {self.fault}")
 
 
 class UsageError(ShoalError, RuntimeError):
