@@ -4,7 +4,9 @@ A gateway of a propagation tree runs as the testbed's login user (``shoal-test``
 tests run as root) and reaches its targets with the system ``ssh``. The testbed's own
 client files belong to whoever started it: the private key is closed to the login user.
 :func:`client_files` writes a set of its own into a directory: copies of the keys owned
-by the login user (0600), one ``known_hosts`` and an ``ssh_config`` whose ``Host``
+by the login user (0600), one ``known_hosts`` and an ``ssh_config`` (owned by the caller:
+``ssh`` reads a config file only from its own user or root, so the root of a tree and
+its gateways can share the one file) whose ``Host``
 blocks (:class:`Route`) point alias patterns at testbeds, optionally from a chosen
 loopback source address (``BindAddress``), which a partition's sshd may require
 (:func:`shoal.testbed.start`'s ``allow_from``).
@@ -99,7 +101,7 @@ def client_files(directory: Path | str, routes: Sequence[Route],
     ssh_config = path / cf.SSH_CONFIG
     ssh_config.write_text("# shoal testbed: client files of the login user\n"
                           + "\n".join(blocks))
-    _give(ssh_config, owner, 0o644)
+    ssh_config.chmod(0o644)  # ours: ssh reads a config only from its user or root
     return ClientFiles(path, ssh_config, known_hosts)
 
 

@@ -62,6 +62,9 @@ class TreeSettings:
         bootstrap included: ``ssh`` connecting, Python starting).
     :param gather_delay: seconds a gateway groups output before sending it up.
     :param python: the Python a gateway runs its loader with.
+    :param gateway_command: the command that runs a gateway, for installs that have shoal
+        (``shoal gateway``); no code is sent then. None: zero install, the loader run
+        by ``python`` reads the gateway's code on its stdin.
     :param gateway_settings: settings for the gateways themselves, sent in ``CFG``
         (how they reach their own targets: ``ssh_options``, ``transport``…).
     """
@@ -70,6 +73,7 @@ class TreeSettings:
     stall: float = STALL
     gather_delay: float = DEFAULT_GATHER_DELAY
     python: str = "python3"
+    gateway_command: str | None = None
     gateway_settings: tuple[tuple[str, Any], ...] = ()
 
 
@@ -119,12 +123,12 @@ class LocalGatewayLauncher(GatewayLauncher):
     """Run every gateway on this machine (tests, benchmarks, a local fan-out).
 
     >>> LocalGatewayLauncher().argv("gw1", "python3 -c pass")
-    ['/bin/sh', '-c', 'exec python3 -c pass']
+    ['/bin/sh', '-c', 'python3 -c pass']
     """
 
     def argv(self, gateway: str, command: str) -> list[str]:
-        """``/bin/sh -c 'exec COMMAND'``."""
-        return ["/bin/sh", "-c", f"exec {command}"]
+        """``/bin/sh -c COMMAND``."""
+        return ["/bin/sh", "-c", command]
 
 
 # -- one job's messages ---------------------------------------------------------------------
@@ -234,11 +238,14 @@ class RootChannel(Channel):
             self._cfg_msgid = self.send(CFG(gateway=self.gateway, data=self.config))
             await self.drain()
             await self._configured
-        except (GatewayDown, MessageProcessingError, OSError) as exc:
+        except (MessageProcessingError, OSError) as exc:
             if not self.done:
                 self.abort(self._why(str(exc)))
             await self.wait_closed()
             raise GatewayDown(self.gateway, self.reason or str(exc)) from exc
+        if self.done:
+            await self.wait_closed()
+            raise GatewayDown(self.gateway, self.reason or "the gateway ended the channel")
         self._opened = True
 
     def submit(self, action: str, target: NodeSet, data: Any, sink: JobSink) -> int:
@@ -334,9 +341,8 @@ class RootChannel(Channel):
         reason = self._why(reason) if reason is not None else None
         if reason is not None:
             self.reason = reason
-        if not self._configured.done():
-            self._configured.set_exception(GatewayDown(
-                self.gateway, reason or "the gateway ended the channel"))
+        if not self._configured.done():  # open() sees the channel done
+            self._configured.set_result(None)
         jobs, self._jobs = self._jobs, {}
         for job in jobs.values():
             job.sink.lost(reason or "the gateway ended the channel")

@@ -359,9 +359,12 @@ class TreeTask(AsyncTask):
         self.settings = settings = settings or TreeSettings()
         self._own_pool = gateways is None
         if gateways is None:
-            from shoal.tree.nexthop import bundle_command
+            if settings.gateway_command is not None:
+                command, payload = settings.gateway_command, b""
+            else:
+                from shoal.tree.nexthop import bundle_command
 
-            command, payload = bundle_command(settings.python)
+                command, payload = bundle_command(settings.python)
             gateways = GatewayPool(launcher or SSHGatewayLauncher(), bundle=payload,
                                    loader=command, config=self.gateway_config,
                                    settings=settings, diagnostics=diagnostics)
@@ -380,7 +383,8 @@ class TreeTask(AsyncTask):
         """The ``CFG`` payload of ``gateway``: its part of the tree and the settings."""
         settings = dict(self.settings.gateway_settings)
         settings.update(heartbeat=self.settings.heartbeat, stall=self.settings.stall,
-                        gather_delay=self.settings.gather_delay, python=self.settings.python)
+                        gather_delay=self.settings.gather_delay, python=self.settings.python,
+                        gateway_command=self.settings.gateway_command)
         return {"topology": self.topology.part(gateway).to_dict(), "settings": settings}
 
     # -- actions -------------------------------------------------------------------------
