@@ -76,12 +76,14 @@ Host {route.patterns}
 
 
 def client_files(directory: Path | str, routes: Sequence[Route],
-                 user: str | None = None) -> ClientFiles:
+                 user: str | None = None, preamble: str = "") -> ClientFiles:
     """Write ssh client files for ``user`` into ``directory`` (created, mode 0700, theirs).
 
     :param routes: the ``Host`` blocks, in order (the first that matches an alias wins).
     :param user: who will run ``ssh`` with them; default: the login user of the first
         route's testbed.
+    :param preamble: ssh config text put before the blocks (its values win), such as
+        ``SetEnv`` for some aliases.
     """
     path = Path(directory)
     owner = pwd.getpwnam(user or routes[0].bed.user)
@@ -99,7 +101,7 @@ def client_files(directory: Path | str, routes: Sequence[Route],
     known_hosts.write_text("".join(hosts_lines))
     _give(known_hosts, owner, 0o644)
     ssh_config = path / cf.SSH_CONFIG
-    ssh_config.write_text("# shoal testbed: client files of the login user\n"
+    ssh_config.write_text("# shoal testbed: client files of the login user\n" + preamble
                           + "\n".join(blocks))
     ssh_config.chmod(0o644)  # ours: ssh reads a config only from its user or root
     return ClientFiles(path, ssh_config, known_hosts)
