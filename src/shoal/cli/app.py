@@ -22,9 +22,13 @@ from shoal.errors import (
 #: subcommand name -> (module, attribute, one-line help); modules load on use.
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "copy": ("shoal.cli.run_cmd", "copy", "Copy files to or from many nodes (shoal run --copy)."),
+    "gateway": ("shoal.cli.gateway_cmd", "gateway",
+                "Speak the tree protocol on stdin/stdout (started by the root)."),
     "nodeset": ("shoal.cli.nodeset_cmd", "nodeset", "Fold, expand, count and combine node sets."),
     "run": ("shoal.cli.run_cmd", "run", "Run a command on many nodes at once, like clush."),
     "testbed": ("shoal.testbed.command", "testbed", "Run a loopback sshd with N node aliases."),
+    "topology": ("shoal.cli.topology_cmd", "topology",
+                 "Show the propagation tree and how each node is reached through it."),
 }
 
 #: errors caused by what the user typed or wrote: exit status 2, like usage errors.

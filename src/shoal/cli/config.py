@@ -30,6 +30,7 @@ Keys (clush.conf's names, so a clush.conf can be copied over)::
     maxrc: no               # as -S: exit with the largest return code
     fd_max: 8192            # raise the open-files limit up to this
     max_output: 64M         # bytes of a node's output kept (-b, -L, --json); 0 = no limit
+    topology: /etc/shoal/topology.conf   # tree mode: routes through gateways, as --topology
 
 An unknown key or a bad value is a :class:`~shoal.errors.ConfigError` naming the file and
 the line. This module reads files and nothing else.
@@ -72,6 +73,7 @@ class RunConfig:
     maxrc: bool = False
     fd_max: int = 8192
     max_output: int | None = DEFAULT_MAX_OUTPUT
+    topology: str | None = None  #: a topology file (docs/topology.md), as --topology
     source: str | None = None  #: the file these settings were read from, if any
     #: warnings about the file, one line each (the clush settings shoal skipped)
     warnings: tuple[str, ...] = ()
@@ -179,6 +181,7 @@ _KEYS: dict[str, tuple[str, Any]] = {
     "maxrc": ("maxrc", _boolean),
     "fd_max": ("fd_max", _positive_int),
     "max_output": ("max_output", _size),
+    "topology": ("topology", _text),
 }
 
 

@@ -13,6 +13,7 @@ import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shoal.cli.config import RunConfig, load_config
 from shoal.cli.display import Display
@@ -21,8 +22,11 @@ from shoal.hosts import ConnectOptions
 from shoal.nodeset import NodeSet
 from shoal.nodeset.nodeset import NO_GROUPS
 
+if TYPE_CHECKING:
+    from shoal.tree.routing import Topology
+
 __all__ = ["RunArgs", "connect_options", "make_display", "read_node_file", "select_nodes",
-           "settings", "use_groups"]
+           "set_groups", "settings", "tree_topology", "use_groups"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class RunArgs:
     sshconfig: str | None
     accept_new_host_keys: bool
     transport: str | None
+    topology: str | None
+    gateways: str | None
+    root_name: str | None
     conf: str | None
     nostdin: bool
     args: tuple[str, ...]
@@ -79,14 +86,35 @@ def settings(args: RunArgs) -> RunConfig:
 
 def use_groups(args: RunArgs, config: RunConfig) -> None:
     """Point node groups at ``node_groups``/``--groupsconf`` and ``-s``, when given."""
-    if not (config.node_groups or args.groupsource):
+    set_groups(config.node_groups, args.groupsource)
+
+
+def set_groups(groupsconf: str | None, groupsource: str | None) -> None:
+    """Read node groups from ``groupsconf``, ``groupsource`` the default source, when given."""
+    if not (groupsconf or groupsource):
         return
     from shoal.nodeset import groups
 
-    if config.node_groups:
-        groups.set_std_group_resolver_config(config.node_groups)
-    if args.groupsource:
-        groups.std_group_resolver().default_source_name = args.groupsource
+    if groupsconf:
+        groups.set_std_group_resolver_config(groupsconf)
+    if groupsource:
+        groups.std_group_resolver().default_source_name = groupsource
+
+
+def tree_topology(args: RunArgs, config: RunConfig) -> Topology | None:
+    """The propagation tree of the run, None for none: ``--topology FILE``, ``--gateways
+    NODES`` or shoal.conf's ``topology``, seen from ``--root-name`` or this host.
+
+    Set groups up first (:func:`use_groups`): routes may name groups.
+
+    :raises ConfigError: the topology file is malformed (names the file and the line).
+    :raises UsageError: ``--topology`` and ``--gateways`` together, or ``--root-name``
+        with neither.
+    """
+    from shoal.tree.topology import resolve_topology
+
+    file = args.topology or (None if args.gateways else config.topology)
+    return resolve_topology(file, args.gateways, args.root_name)
 
 
 def _groups(names: tuple[str, ...]) -> NodeSet:

@@ -28,9 +28,11 @@ from shoal.cli.run_args import (
     make_display,
     select_nodes,
     settings,
+    tree_topology,
     use_groups,
 )
 from shoal.engine import AsyncTask
+from shoal.errors import UsageError
 from shoal.hosts import TRANSPORTS, make_transport, raise_nofile_limit
 from shoal.nodeset import NodeSet
 
@@ -54,6 +56,9 @@ def execute(args: RunArgs) -> int:
     config = settings(args)
     use_groups(args, config)
     nodes = select_nodes(args)
+    if tree_topology(args, config) is not None:
+        raise UsageError("tree mode (--topology, --gateways, topology in shoal.conf) cannot "
+                         "run commands yet: shoal topology show and explain read the tree")
     layout = Layout.from_args(args)
     job = make_job(args)
     display = make_display(args, config)
@@ -131,6 +136,13 @@ _COPY_AND_CONNECT_OPTIONS = [
     click.option("--transport", type=click.Choice(TRANSPORTS),
                  help="How to reach nodes: ssh (asyncssh, the default), openssh (the system "
                       "ssh) or local (this machine)."),
+    click.option("--topology", type=click.Path(dir_okay=False), metavar="FILE",
+                 help="Reach nodes through the gateways of FILE (ClusterShell's topology.conf, "
+                      "or .yaml)."),
+    click.option("--gateways", metavar="NODES",
+                 help="Reach nodes through these gateways (a one-level tree)."),
+    click.option("--root-name", metavar="NAME",
+                 help="This host's name in the topology (default: its host name)."),
     click.option("--conf", type=click.Path(dir_okay=False), metavar="FILE",
                  help="Read settings from FILE instead of shoal.conf."),
     click.option("-n", "--nostdin", is_flag=True, help="Do not send stdin to the nodes."),

@@ -30,6 +30,7 @@ import shlex
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from shoal.errors import (
     AuthError,
@@ -93,7 +94,8 @@ class OpenSSHTransport(Transport):
 
     def _common_args(self) -> list[str]:
         opts = self.options
-        timeout = FROM_CONFIG if opts.connect_timeout is UNSET else opts.connect_timeout
+        timeout: float | Literal["config"] | None = (
+            FROM_CONFIG if opts.connect_timeout is UNSET else opts.connect_timeout)
         return option_args(opts.options, config=self._config,
                            identities=[str(identity) for identity in opts.identities],
                            known_hosts=None if opts.known_hosts is None else str(opts.known_hosts),

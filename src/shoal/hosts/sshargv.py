@@ -22,18 +22,18 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import Literal
+    from typing import Final, Literal
 
 __all__ = ["FROM_CONFIG", "login_args", "option_args", "ssh_argv"]
 
 #: ``connect_timeout`` not given: the ssh config's ``ConnectTimeout`` applies.
-FROM_CONFIG = "config"
+FROM_CONFIG: Final = "config"
 
 
 def option_args(options: Sequence[tuple[str, str]] = (), *, config: str | None = None,
                 identities: Sequence[str] = (), known_hosts: str | None = None,
                 accept_new_host_keys: bool = False,
-                connect_timeout: float | None | Literal["config"] = FROM_CONFIG) -> list[str]:
+                connect_timeout: float | Literal["config"] | None = FROM_CONFIG) -> list[str]:
     """``ssh``'s options for shoal's settings, in the order ``ssh`` must read them.
 
     :param options: ``-o Key=Value`` settings, after shoal's own and before the files.
@@ -51,11 +51,11 @@ def option_args(options: Sequence[tuple[str, str]] = (), *, config: str | None =
     if connect_timeout is None:
         args += ["-o", "ConnectTimeout=none"]
     elif connect_timeout != FROM_CONFIG:
-        args += ["-o", "ConnectTimeout={}".format(max(1, round(float(connect_timeout))))]
+        args += ["-o", f"ConnectTimeout={max(1, round(float(connect_timeout)))}"]
     if known_hosts is not None:
-        args += ["-o", "UserKnownHostsFile={}".format(known_hosts)]
+        args += ["-o", f"UserKnownHostsFile={known_hosts}"]
     for key, value in options:
-        args += ["-o", "{}={}".format(key, value)]
+        args += ["-o", f"{key}={value}"]
     if config is not None:
         args += ["-F", config]
     for identity in identities:

@@ -7,7 +7,8 @@ system ``ssh`` (shoal's settings, ``BatchMode=yes``, ``--`` before the node, bui
 
 :class:`LocalJob` runs one command on its targets, at most ``fanout`` at once, each in a
 process group of its own (so an abort kills the command and what it started), with a
-per-target timeout. The job's standard input (:class:`Stdin`) is kept once for all its
+per-target timeout; each also dies with the gateway (Linux's parent-death signal), even
+a gateway killed with SIGKILL. The job's standard input (:class:`Stdin`) is kept once for all its
 targets: a target that starts late still reads it from the start. Each target ends with
 one :class:`Outcome`: its return code (128 + N for signal N), a timeout, ``unreachable``
 (``ssh`` exit status 255, with the last line ``ssh`` printed as the reason) or
@@ -31,9 +32,20 @@ from shoal.hosts.sshargv import ssh_argv
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
+    from typing import Protocol
 
-__all__ = ["LocalJob", "Launcher", "LocalLauncher", "Outcome", "SSHLauncher", "Stdin",
-           "copy_command", "rcopy_command"]
+    class Sink(Protocol):
+        """Where :meth:`Stdin.pour` writes: a process's stdin (an asyncio StreamWriter)."""
+
+        def write(self, data: bytes) -> None: ...
+
+        async def drain(self) -> None: ...
+
+        def close(self) -> None: ...
+
+__all__ = ["RC_INTERRUPTED", "RC_UNREACHABLE", "Launcher", "LocalJob", "LocalLauncher",
+           "Outcome", "SSHLauncher", "Stdin", "copy_command", "die_with_parent",
+           "rcopy_command"]
 
 #: Return codes reported for targets that did not end by themselves.
 RC_UNREACHABLE = 255
@@ -56,7 +68,7 @@ class Outcome:
         self.reason = reason
 
     def __repr__(self) -> str:
-        return "Outcome({!r}, {!r}, {!r})".format(self.retcode, self.status, self.reason)
+        return f"Outcome({self.retcode!r}, {self.status!r}, {self.reason!r})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Outcome):
@@ -137,7 +149,7 @@ def copy_command(dest: str, preserve: bool) -> str:
     "tar -x -f - --no-same-owner -m -C '/tmp/d x'"
     """
     keep = "-p" if preserve else "-m"
-    return "tar -x -f - --no-same-owner {} -C {}".format(keep, shlex.quote(dest))
+    return f"tar -x -f - --no-same-owner {keep} -C {shlex.quote(dest)}"
 
 
 def rcopy_command(source: str) -> str:
@@ -204,6 +216,10 @@ class Stdin:
         self.released()
         return key
 
+    def expect(self, count: int) -> None:
+        """``count`` more targets may start reading (from the start)."""
+        self._waiting += count
+
     def released(self) -> None:
         """One target that could have started reading never will (it was dropped, or it
         started: :meth:`attach`), so what the others have read may go."""
@@ -225,7 +241,7 @@ class Stdin:
             del self._chunks[:drop]
             self._base = low
 
-    async def pour(self, key: int, writer: asyncio.StreamWriter) -> None:
+    async def pour(self, key: int, writer: Sink) -> None:
         """Write the input to ``writer`` from reader ``key``'s place on, as it comes, then
         close it. A reader that goes away early (a command that does not read its stdin)
         is not an error."""
@@ -368,10 +384,9 @@ class LocalJob:
         except asyncio.CancelledError:
             outcome = Outcome(RC_INTERRUPTED, "interrupted", "interrupted")
         except OSError as exc:  # the program could not start (no ssh, no sh, no fds)
+            program = self.launcher.argv(node, self.command)[0]
             outcome = Outcome(RC_UNREACHABLE, "unreachable",
-                              "cannot start {}: {}".format(
-                                  self.launcher.argv(node, self.command)[0],
-                                  exc.strerror or exc))
+                              f"cannot start {program}: {exc.strerror or exc}")
         if node in self._aborted:
             outcome = Outcome(RC_INTERRUPTED, "interrupted", "interrupted")
         self._report(node, outcome)
@@ -385,7 +400,7 @@ class LocalJob:
                 *self.launcher.argv(node, self.command),
                 stdin=pipe if stdin is not None else asyncio.subprocess.DEVNULL,
                 stdout=pipe, stderr=pipe, env=self.launcher.env(node),
-                start_new_session=True)
+                start_new_session=True, preexec_fn=die_with_parent)
         except BaseException:
             if stdin is not None and key is not None:
                 stdin.detach(key)
@@ -440,6 +455,27 @@ async def _pump(pipe: asyncio.StreamReader, sink: Callable[[bytes], None]) -> No
         if not chunk:
             return
         sink(chunk)
+
+
+def _prctl() -> Callable[..., int] | None:
+    """Linux's ``prctl`` from the C library, or None where there is none."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child process before it runs its program: be killed when this process dies,
+    even by SIGKILL (Linux), so that no target outlives its gateway."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:
