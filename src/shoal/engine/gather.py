@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Collection, Iterable
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from shoal.nodeset import NodeSet
 
@@ -55,7 +55,7 @@ PIECE_SIZE = 64 * 1024
 _BLOCK_SIZE = 8 * 1024
 
 #: Where a node's output comes from.
-Stream = Literal["stdout", "stderr"]
+Stream: TypeAlias = 'Literal["stdout", "stderr"]'
 
 _STDOUT: tuple[Stream, ...] = ("stdout",)
 
@@ -348,10 +348,10 @@ class Gatherer:
 
 
 #: One line number of -bL: each distinct line and the nodes that printed it there.
-_Row = dict[bytes, list[str]]
+_Row: TypeAlias = "dict[bytes, list[str]]"
 
 #: A -bL row as shown: (nodes, line), larger groups first, then by first node.
-Row = list[tuple[NodeSet, bytes]]
+Row: TypeAlias = "list[tuple[NodeSet, bytes]]"
 
 
 class LineRows:

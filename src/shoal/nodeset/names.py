@@ -31,6 +31,7 @@ import re
 from collections.abc import Sequence
 
 from shoal.errors import NodeNameError
+from shoal.nodeset.rangeset import _zip_exact
 
 __all__ = ["check_node_name", "node_name", "pattern_problem"]
 
@@ -79,7 +80,7 @@ def node_name(pieces: Sequence[str], indexes: Sequence[str]) -> str:
     'da1c07-ib'
     """
     out = [pieces[0]]
-    for index, piece in zip(indexes, pieces[1:], strict=True):
+    for index, piece in _zip_exact(indexes, pieces[1:]):
         out.append(index)
         out.append(piece)
     return "".join(out)

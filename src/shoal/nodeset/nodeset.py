@@ -50,7 +50,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache, reduce
 from itertools import chain, islice, product
-from typing import Final, Literal, Protocol, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias, TypeVar, overload
 
 from shoal.errors import (
     GroupSourceError,
@@ -71,7 +71,13 @@ from shoal.nodeset.rangeset import (
     RangeSetND,
     _index_bounds,
     _split_slices,
+    _zip_exact,
 )
+
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # a plain base where typing has no Protocol (Python 3.6, the gateways)
 
 __all__ = [
     "NO_GROUPS",
@@ -132,10 +138,10 @@ class _NoGroups(enum.Enum):
 NO_GROUPS: Final = _NoGroups.NO_GROUPS
 
 #: What ``resolver=`` accepts: a resolver, NO_GROUPS, or None for the standard one.
-ResolverArg = GroupResolverProtocol | Literal[_NoGroups.NO_GROUPS] | None
+ResolverArg: TypeAlias = "GroupResolverProtocol | Literal[_NoGroups.NO_GROUPS] | None"
 
 #: Index sets of one pattern: None for a name without index.
-_RSet = RangeSet | RangeSetND | None
+_RSet: TypeAlias = "RangeSet | RangeSetND | None"
 
 #: Groups nested deeper than this are reported as an error (a loop in practice).
 _MAX_GROUP_DEPTH = 64
@@ -279,13 +285,20 @@ def _check_names(pieces: tuple[str, ...], axes: Sequence[RangeSet], expr: str | 
         raise NodeNameError(node_name(pieces, [rs[0] for rs in axes]), problem, expr, pos)
 
 
+def _zip_all(rows: list[list[RangeSet]]) -> Iterator[tuple[RangeSet, ...]]:
+    """``zip(*rows, strict=True)``, in a form Python 3.6 runs."""
+    if len({len(row) for row in rows}) > 1:
+        raise ValueError("zip(): rows of different lengths")
+    return zip(*rows)  # noqa: B905  (checked above; zip has no strict= before 3.10)
+
+
 def _axes(rset: _RSet) -> list[RangeSet]:
     """The indexes of each axis of a pattern's range set."""
     if rset is None:
         return []
     if isinstance(rset, RangeSet):
         return [rset]
-    return [reduce(RangeSet.union, axis) for axis in zip(*rset.vectors(), strict=True)]
+    return [reduce(RangeSet.union, axis) for axis in _zip_all(list(rset.vectors()))]
 
 
 def _fold_axes(value: Iterable[int | str]) -> tuple[int, ...]:
@@ -1199,7 +1212,7 @@ def _chunks_nd(pieces: tuple[str, ...], rset: RangeSetND) -> Iterator[list[str]]
         axes = [list(rs.striter()) for rs in vec]
         tails = [index + pieces[-1] for index in axes[-1]]
         middles = [[index + piece for index in axis]
-                   for axis, piece in zip(axes[:-1], pieces[1:-1], strict=True)]
+                   for axis, piece in _zip_exact(axes[:-1], pieces[1:-1])]
         heads = map("".join, product([pieces[0]], *middles))
         if len(tails) >= _CHUNK:
             parts = [tails[i : i + _CHUNK] for i in range(0, len(tails), _CHUNK)]
@@ -1210,7 +1223,10 @@ def _chunks_nd(pieces: tuple[str, ...], rset: RangeSetND) -> Iterator[list[str]]
         else:
             # Names of several heads per list.
             per = _CHUNK // len(tails)
-            while block := list(islice(heads, per)):
+            while True:
+                block = list(islice(heads, per))
+                if not block:
+                    break
                 yield sep.join([head + (sep + head).join(tails) for head in block]).split(sep)
 
 

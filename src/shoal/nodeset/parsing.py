@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from itertools import product
+from typing import NamedTuple
 
 from shoal.errors import NodeSetParseError, NodeSetParseRangeError, RangeSetParseError
 from shoal.nodeset.names import node_name
@@ -48,20 +48,18 @@ _OP_RE = re.compile("[" + re.escape(OPERATORS) + "]")
 _INDEX_RE = re.compile(r"(\d+)")  # \d as ClusterShell: any Unicode digit is an index
 
 
-@dataclass(frozen=True)
-class Term:
+class Term(NamedTuple("Term", [("op", str), ("op_pos", int), ("pos", int),
+                               ("pieces", "tuple[str, ...]"),
+                               ("rangesets", "tuple[RangeSet, ...]")])):
     """One operand of a node set expression.
 
     ``pieces`` are the literal parts of the name around its index slots (one more than
     ``rangesets``); ``pos`` is where the term starts in the expression and ``op_pos``
-    where its operator is (-1 for the first term).
+    where its operator is (-1 for the first term). A named tuple declared by a call,
+    not by annotations: the gateways' copy of this module has its annotations stripped.
     """
 
-    op: str
-    op_pos: int
-    pos: int
-    pieces: tuple[str, ...]
-    rangesets: tuple[RangeSet, ...]
+    __slots__ = ()
 
     @property
     def key(self) -> str:

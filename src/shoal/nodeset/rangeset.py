@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import reduce
 from itertools import product
 from operator import mul
-from typing import Final, overload
+from typing import Final, TypeAlias, TypeVar, overload
 
 from shoal.errors import RangeSetParseError
 
@@ -58,12 +58,33 @@ def _fmt(width: int) -> str:
     return "%d" if width == _NEG else f"%0{width}d"
 
 
+_A = TypeVar("_A")
+_B = TypeVar("_B")
+
+
+def _is_digits(text: str) -> bool:
+    """Whether ``text`` is ASCII digits only, one at least (``isdigit() and isascii()``,
+    which Python 3.6 lacks)."""
+    return bool(text) and not text.strip("0123456789")
+
+
+def _zip_exact(first: Sequence[_A], second: Sequence[_B]) -> Iterator[tuple[_A, _B]]:
+    """``zip(first, second, strict=True)`` for sequences, in a form Python 3.6 runs.
+
+    >>> list(_zip_exact("ab", [1, 2]))
+    [('a', 1), ('b', 2)]
+    """
+    if len(first) != len(second):
+        raise ValueError(f"zip(): lengths {len(first)} and {len(second)} differ")
+    return zip(first, second)  # noqa: B905  (checked above; no strict= before 3.10)
+
+
 def _elem(text: str) -> tuple[int, int] | None:
     """(bucket, value) of a canonical index string (``"7"``, ``"007"``, ``"-3"``), else None."""
-    if text.isdigit() and text.isascii():
+    if _is_digits(text):
         return len(text), int(text)
     digits = text[1:]
-    if text[:1] == "-" and digits.isdigit() and digits.isascii() and digits[0] != "0":
+    if text[:1] == "-" and _is_digits(digits) and digits[0] != "0":
         return _NEG, -int(digits)
     return None
 
@@ -326,7 +347,7 @@ class RangeSet:
         inst = cls(autostep=autostep)
         texts = indexes if isinstance(indexes, list) else list(indexes)
         inst._len = -1
-        if texts and all(map(str.isdigit, texts)) and all(map(str.isascii, texts)):
+        if texts and all(map(_is_digits, texts)):
             # Non-negative indexes. Sorting keeps the input order when it is sorted
             # already (the usual case), and without zero padding the total length is
             # that of the values' natural widths: then the intervals come in one go.
@@ -402,11 +423,11 @@ class RangeSet:
         pad = 1 if value is None else value
         pairs: list[tuple[int, int]] = []
         for flat in self._b.values():
-            pairs.extend(zip(flat[0::2], flat[1::2], strict=True))
+            pairs.extend(_zip_exact(flat[0::2], flat[1::2]))
         merged = _normalize(pairs)
         self._b = {}
         self._len = -1
-        for start, stop in zip(merged[0::2], merged[1::2], strict=True):
+        for start, stop in _zip_exact(merged[0::2], merged[1::2]):
             self.add_range(start, stop, 1, pad)
 
     def dim(self) -> int:
@@ -857,11 +878,11 @@ class RangeSet:
             else:
                 src = RangeSet(rng)
             for key, flat in src._b.items():
-                pieces.setdefault(key, []).extend(zip(flat[0::2], flat[1::2], strict=True))
+                pieces.setdefault(key, []).extend(_zip_exact(flat[0::2], flat[1::2]))
         for key, pairs in pieces.items():
             mine = self._b.get(key)
             if mine:
-                pairs.extend(zip(mine[0::2], mine[1::2], strict=True))
+                pairs.extend(_zip_exact(mine[0::2], mine[1::2]))
             self._b[key] = _normalize(pairs)
         self._len = -1
 
@@ -1095,7 +1116,7 @@ def _parse_subrange(pattern: str, sub: str, where: int) -> tuple[int, int, int, 
 # -- N dimensions ---------------------------------------------------------------------------------
 
 #: One axis of a vector while folding: (indexes, first, last) with ClusterShell's ordering.
-_Axis = tuple[frozenset[str], str, str]
+_Axis: TypeAlias = "tuple[frozenset[str], str, str]"
 
 
 def _sortkey(text: str) -> tuple[int, int | str]:
@@ -1123,7 +1144,7 @@ def _try_merge(v1: tuple[_Axis, ...], v2: tuple[_Axis, ...]) -> tuple[_Axis, ...
     """Merged vector when the two differ on one axis at most (ClusterShell's rule)."""
     new = []
     ndiff = 0
-    for a, b in zip(v1, v2, strict=True):
+    for a, b in _zip_exact(v1, v2):
         sa, sb = a[0], b[0]
         if sa == sb:
             new.append(a)
@@ -1158,13 +1179,13 @@ def _fold_points(points: list[tuple[str, ...]]) -> list[tuple[_Axis, ...]]:
     values = [base[0]]
     for point in points[1:]:
         if axis < 0:
-            diff = [i for i, (x, y) in enumerate(zip(base, point, strict=True)) if x != y]
+            diff = [i for i, (x, y) in enumerate(_zip_exact(base, point)) if x != y]
             if len(diff) == 1:
                 axis = diff[0]
                 values = [base[axis], point[axis]]
                 changed = True
                 continue
-        elif all(x == y for i, (x, y) in enumerate(zip(base, point, strict=True)) if i != axis):
+        elif all(x == y for i, (x, y) in enumerate(_zip_exact(base, point)) if i != axis):
             values.append(point[axis])
             continue
         lines.append(_line(base, axis, values))
@@ -1190,7 +1211,7 @@ def _fold_points(points: list[tuple[str, ...]]) -> list[tuple[_Axis, ...]]:
                             alive[j] = False
                             changed = True
                 veclist[i] = item
-            veclist = [v for v, keep in zip(veclist, alive, strict=True) if keep]
+            veclist = [v for v, keep in _zip_exact(veclist, alive) if keep]
         else:
             out = []
             item = veclist[0]
@@ -1221,7 +1242,7 @@ def _line(base: tuple[str, ...], axis: int, values: list[str]) -> tuple[_Axis, .
     return tuple(vec)
 
 
-Box = list[RangeSet]
+Box: TypeAlias = "list[RangeSet]"
 
 
 class _Same(enum.Enum):
@@ -1235,7 +1256,7 @@ _SAME: Final = _Same.SAME
 
 def _box_and(a: Sequence[RangeSet], b: Sequence[RangeSet]) -> Box | None:
     out = []
-    for x, y in zip(a, b, strict=True):
+    for x, y in _zip_exact(a, b):
         z = x.intersection(y)
         if not z:
             return None
@@ -1453,7 +1474,7 @@ class RangeSetND:
                 keep = {
                     vec
                     for vec in (tuple(rs._str_at(0) for rs in box) for box in points)
-                    if not any(all(v in o for v, o in zip(vec, old, strict=True)) for old in boxes)
+                    if not any(all(v in o for v, o in _zip_exact(vec, old)) for old in boxes)
                 }
                 boxes = boxes + _boxes_from_points(keep, self._dim)
             self._boxes = _consolidate(boxes)
@@ -1634,10 +1655,10 @@ class RangeSetND:
         for vec in self._fold():
             size = reduce(mul, map(len, vec))
             if len(target) == len(vec) and all(
-                t in rs for t, rs in zip(target, vec, strict=True)
+                t in rs for t, rs in _zip_exact(target, vec)
             ):
                 pos = 0
-                for t, rs in zip(target, vec, strict=True):
+                for t, rs in _zip_exact(target, vec):
                     pos = pos * len(rs) + rs.index(t)
                 pos += base
                 if start != 0 or stop is not None:
@@ -1802,7 +1823,7 @@ class RangeSetND:
         else:
             return False
         return any(
-            len(box) == len(vec) and all(str(v) in rs for v, rs in zip(vec, box, strict=True))
+            len(box) == len(vec) and all(str(v) in rs for v, rs in _zip_exact(vec, box))
             for box in self._norm()
         )
 

@@ -82,7 +82,10 @@ _MAX_DEPTH = 8
 _SLICE = 64 * 1024
 #: characters XML 1.0 cannot carry, even as character references
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_INTEGER = re.compile(r"-?[0-9]{1,19}\Z")
+#: an integer attribute has at most this many digits (a 64-bit one fits)
+_INT_DIGITS = 19
+_INT_LIMIT = 10 ** _INT_DIGITS
+_INTEGER = re.compile(rf"-?[0-9]{{1,{_INT_DIGITS}}}\Z")
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
                           "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"})
 
@@ -184,6 +187,9 @@ def _attribute(msgid: int, field: Field, value: Any) -> str:
         if type(value) is not int:
             raise MessageProcessingError(msgid, f'attribute "{field.name}" must be an int, '
                                                 f"not {type(value).__name__}")
+        if not -_INT_LIMIT < value < _INT_LIMIT:
+            raise MessageProcessingError(msgid, f'attribute "{field.name}" has more than '
+                                                f"{_INT_DIGITS} digits")
         return str(value)
     if not isinstance(value, str):
         raise MessageProcessingError(msgid, f'attribute "{field.name}" must be a str, '
