@@ -261,6 +261,9 @@ def test_every_target_is_routed_exactly_once(run: tuple[Topology, NodeSet, list[
         if group.has_gateways and any(sizes):
             assert max(sizes) - min(sizes) <= 1
     carried = router.distribute(targets)
+    together = {r.node: [h.gateway for h in r.hops] for r in router.explain_all(targets)}
+    for node in targets:  # explained together, each node is routed as alone
+        assert together[node] == [h.gateway for h in router.explain(node, targets).hops]
     for node in targets - plan.direct - plan.unreachable:
         chain, _ = topology.locate(node)
         route = router.explain(node, targets)

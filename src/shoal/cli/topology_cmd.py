@@ -235,8 +235,7 @@ def explain(file: str | None, gateways: str | None, root_name: str | None, conf:
     out = _Out(color)
     explained = NodeSet.fromlist(node)
     targets = NodeSet.fromlist(nodes) | explained
-    router = Router(tree)
-    for index, name in enumerate(explained):
+    for index, route in enumerate(Router(tree).explain_all(explained, targets)):
         if index:
             out.line("")
-        _explain(tree, router.explain(name, targets), out)
+        _explain(tree, route, out)

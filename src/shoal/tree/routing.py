@@ -557,19 +557,35 @@ class Router:
     def explain(self, node: str, targets: NodeSet | None = None) -> Route:
         """The route to ``node`` when the run's targets are ``targets`` (default: the
         node alone): the gateway chosen at each level, and the alternatives."""
-        targets = NodeSet.fromlist([node], resolver=NO_GROUPS) if targets is None \
-            else targets | NodeSet.fromlist([node], resolver=NO_GROUPS)
+        return self.explain_all([node], targets)[0]
+
+    def explain_all(self, nodes: Iterable[str], targets: NodeSet | None = None) -> list[Route]:
+        """:meth:`explain` for each of ``nodes`` in one run on ``targets`` (default: the
+        nodes), each gateway's part planned once."""
+        names = list(nodes)
+        run = NodeSet.fromlist(names, resolver=NO_GROUPS)
+        if targets is not None:
+            run.update(targets)
+        plans: dict[tuple[str, ...], tuple[Topology, Plan]] = {}  # gateways on the way
+        return [self._route(name, run, plans) for name in names]
+
+    def _route(self, node: str, targets: NodeSet,
+               plans: dict[tuple[str, ...], tuple[Topology, Plan]]) -> Route:
         chain, listed = self.topology.locate(node)
         hops: list[Hop] = []
-        topology = self.topology
+        level = self.topology
+        path: tuple[str, ...] = ()
         for group in chain:
-            plan = Router(topology, self._dead).plan(targets)
+            if path not in plans:
+                plans[path] = (level, Router(level, self._dead).plan(targets))
+            level, plan = plans[path]
             gateway = next((gw for gw, part in plan.parts.items() if node in part), None)
             if gateway is None:
                 return Route(node, tuple(hops), listed, group)
             dead = group.nodes & self._dead
             others = group.nodes - dead - NodeSet(gateway, resolver=NO_GROUPS)
             hops.append(Hop(gateway, group, others, dead))
-            topology = topology.part(gateway)
             targets = plan.parts[gateway]
+            path += (gateway,)
+            level = plans[path][0] if path in plans else level.part(gateway)
         return Route(node, tuple(hops), listed, None)
