@@ -9,6 +9,7 @@ compares: a :class:`~shoal.tree.TreeTask` through a topology, and a flat
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -36,14 +37,12 @@ from shoal.tree.topology import gateways_topology, parse_conf
 #: seconds a test waits for anything it expects to happen
 DEADLINE = 60.0
 
-#: TEMPORARY until the bundle lands: gateways run shoal from this source tree
-_SRC = Path(__file__).resolve().parents[2] / "src"
-DEV_GATEWAY = f"PYTHONPATH={_SRC} /usr/bin/python3 -m shoal.tree.gateway"
 
-
-#: node2 and node4 are in role "odd", node8 and node9 in "slow" (SetEnv in the ssh config)
+#: node2 and node4 are in role "odd", node8 and node9 in "slow" (SetEnv in the ssh config);
+#: gwdeny1, gwdeny2… log in as a user sshd refuses
 ROLES = ("Host node2 node4\n    SetEnv SHOAL_ROLE=odd\n"
-         "Host node8 node9\n    SetEnv SHOAL_ROLE=slow\n")
+         "Host node8 node9\n    SetEnv SHOAL_ROLE=slow\n"
+         "Host gwdeny*\n    User nobody\n")
 
 #: a command whose output differs by role: lines, stderr, exit codes, a line longer than
 #: a piece, a last line without its newline and bytes that are not UTF-8
@@ -66,7 +65,7 @@ class TreeBed:
 
     def settings(self, options: ConnectOptions | None = None, **changes: Any) -> TreeSettings:
         """Settings for a tree over the testbed: gateways reach targets with ``options``."""
-        base = TreeSettings(heartbeat=1.0, stall=30.0, gateway_command=DEV_GATEWAY,
+        base = TreeSettings(heartbeat=1.0, stall=30.0,
                             gateway_settings=gateway_settings(options or self.options, "ssh",
                                                               None))
         extra = dict(changes.pop("gateway_settings", ()))
@@ -89,6 +88,18 @@ class TreeBed:
     def flat(self, nodes: str, **kwargs: Any) -> AsyncTask:
         """A flat task on ``nodes``, as ``shoal run`` reaches them (asyncssh)."""
         return AsyncTask(nodes, SSHTransport(self.options), **kwargs)
+
+
+class ReplacedLauncher(SSHGatewayLauncher):
+    """Starts the gateways named in ``commands`` with another command: one whose Python
+    is missing, one that prints garbage…"""
+
+    def __init__(self, options: ConnectOptions, commands: dict[str, str]) -> None:
+        super().__init__(options)
+        self.commands = commands
+
+    def argv(self, gateway: str, command: str) -> list[str]:
+        return super().argv(gateway, self.commands.get(gateway, command))
 
 
 def one_level(gateways: str = "gw[1-2]") -> Topology:
@@ -150,7 +161,5 @@ def read_pids(folder: Path, suffix: str) -> dict[str, int]:
 
 def kill(pid: int, sig: signal.Signals) -> None:
     """Signal ``pid`` if it still runs."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass

@@ -18,10 +18,9 @@ from support.treebed import (
     one_level,
     routes,
     same_results,
-    treebed,  # noqa: F401 - the fixture
 )
 
-from shoal.engine import Exited, Failed, Output, Started
+from shoal.engine import AsyncTask, Event, Exited, Failed, Output, Started
 from shoal.tree.driver import GatewayPool
 from shoal.tree.task import Task, TreeTask
 
@@ -33,7 +32,6 @@ def test_root_two_gateways_200_nodes_end_as_a_flat_run_does(treebed: TreeBed,
     async def both() -> None:
         async with treebed.tree("node[1-200]", one_level(), live=live) as tree:
             got = await tree.run(MIXED)
-            assert set(tree.gateways.channels()[0].gateway for _ in (0,)) <= {"gw1", "gw2"}
             assert sorted(c.gateway for c in tree.gateways.channels()) == ["gw1", "gw2"]
         async with treebed.flat("node[1-200]") as flat:
             want = await flat.run(MIXED)
@@ -45,15 +43,15 @@ def test_root_two_gateways_200_nodes_end_as_a_flat_run_does(treebed: TreeBed,
 
 
 def test_live_events_are_each_nodes_own_as_in_a_flat_run(treebed: TreeBed) -> None:
-    async def events(task: TreeTask | object) -> dict[str, list[object]]:
-        seen: dict[str, list[object]] = {}
+    async def events(task: AsyncTask) -> dict[str, list[Event]]:
+        seen: dict[str, list[Event]] = {}
 
-        def keep(event: object) -> None:
-            seen.setdefault(event.node, []).append(event)  # type: ignore[attr-defined]
+        def keep(event: Event) -> None:
+            seen.setdefault(event.node, []).append(event)
 
-        task.handlers.append(keep)  # type: ignore[attr-defined]
-        async with task:  # type: ignore[attr-defined]
-            await task.run(MIXED)  # type: ignore[attr-defined]
+        task.handlers.append(keep)
+        async with task:
+            await task.run(MIXED)
         return seen
 
     got = asyncio.run(events(treebed.tree("node[1-10]", one_level())))

@@ -379,6 +379,9 @@ class TreeTask(AsyncTask):
         self._router = Router(topology)
         self._tree_error: BaseException | None = None
 
+    async def __aenter__(self) -> TreeTask:
+        return self
+
     def gateway_config(self, gateway: str) -> dict[str, Any]:
         """The ``CFG`` payload of ``gateway``: its part of the tree and the settings."""
         settings = dict(self.settings.gateway_settings)
