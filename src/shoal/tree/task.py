@@ -242,6 +242,8 @@ class _Job:
     def _exit(self, node: str, rc: int) -> None:
         self.pending.discard(node)
         self._drop_spool(node)
+        if rc != 0 and self.step.action != "shell":
+            rc = CopyFailed.rc  # tar's 2 is a failed copy: 1, as scp and flat copies say
         if rc != 0 or self.final:
             self.runs[node].exit(rc)
 
