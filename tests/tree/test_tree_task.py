@@ -20,8 +20,13 @@ from support.treebed import (
     same_results,
 )
 
-from shoal.engine import AsyncTask, Event, Exited, Failed, Output, Started
-from shoal.tree.driver import GatewayPool
+from shoal import testbed as tb
+from shoal.engine import AsyncTask, Event, Exited, Failed, Output, Started, TaskResult
+from shoal.errors import AuthError
+from shoal.hosts import ConnectOptions
+from shoal.hosts.ssh import SSHTransport
+from shoal.testbed.clients import Route, client_files
+from shoal.tree.driver import GatewayPool, SSHGatewayLauncher
 from shoal.tree.task import Task, TreeTask
 
 
@@ -205,3 +210,31 @@ def test_stream_yields_the_events_as_they_come(treebed: TreeBed) -> None:
     assert sorted(e.node for e in events if isinstance(e, Exited)) == ["node1", "node2",
                                                                        "node3"]
     assert {e.data for e in events if isinstance(e, Output)} == {b"hi\n"}
+
+
+def test_targets_that_accept_logins_from_their_gateways_only_are_reached_through_them(
+        treebed: TreeBed, shared_tmp_path: Path) -> None:
+    # A second sshd lets the login user in from 127.0.0.2 only: the gateway's ssh binds
+    # that address, the root's does not.
+    with tb.running(nodes=5, gateways=0, allow_from=("127.0.0.2",)) as partition:
+        root = client_files(shared_tmp_path / "root", [Route("part*", partition),
+                                                       Route("gw*", treebed.bed)])
+        gateway = client_files(shared_tmp_path / "gw", [Route("part*", partition, "127.0.0.2"),
+                                                        Route("gw*", treebed.bed)])
+        options = ConnectOptions(ssh_config=root.ssh_config)
+        topology = routes("admin: gw1\ngw1: part[1-5]\n")
+
+        async def both() -> tuple[TaskResult, TaskResult]:
+            async with AsyncTask("part[1-5]", SSHTransport(options)) as flat:
+                direct = await flat.run("echo hello")
+            settings = treebed.settings(ConnectOptions(ssh_config=gateway.ssh_config))
+            async with TreeTask("part[1-5]", SSHTransport(options), topology=topology,
+                                settings=settings, launcher=SSHGatewayLauncher(options)) as tree:
+                through = await tree.run("echo hello; echo ${SSH_CLIENT%% *}")
+            return direct, through
+
+        direct, through = asyncio.run(both())
+    assert str(direct.nodes("unreachable")) == "part[1-5]"
+    assert all(isinstance(r.error, AuthError) for r in direct.values()), direct["part1"].error
+    assert through.ok
+    assert {r.stdout for r in through.values()} == {b"hello\n127.0.0.2\n"}
