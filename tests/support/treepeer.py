@@ -58,6 +58,9 @@ class GatewayPeer:
         self.stderr = bytearray()
         self.received: list[Message] = []
         self._lock = threading.RLock()
+        #: clear it and the gateway's stdout is no longer read, as if the root stalled
+        self.reading = threading.Event()
+        self.reading.set()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._read, daemon=True),
                          threading.Thread(target=self._read_stderr, daemon=True)]
@@ -70,6 +73,7 @@ class GatewayPeer:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         while True:
+            self.reading.wait()
             chunk = os.read(fd, 65536)
             if not chunk:
                 break
@@ -170,6 +174,7 @@ class GatewayPeer:
         """Wait for the gateway to exit; its status (the pipes drained)."""
         status = self.proc.wait(timeout)
         self._stop.set()
+        self.reading.set()
         for thread in self._threads:
             thread.join(timeout)
         for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):

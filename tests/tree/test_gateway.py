@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -247,7 +248,7 @@ def test_when_the_parent_closes_stdin_the_gateway_kills_its_targets_and_exits(
 def test_when_the_parent_stalls_the_gateway_kills_its_targets_and_exits(
         tmp_path: Path) -> None:
     with GatewayPeer() as peer:
-        pids = _long_job(peer, tmp_path, {"transport": "local", "stall": 1.0})
+        pids = _long_job(peer, tmp_path, {"transport": "local", "stall": 3.0})
         assert peer.wait() == 1  # the test never sends a heartbeat
         assert all(wait_gone(pid) for pid in pids)
 
@@ -339,3 +340,30 @@ def test_the_bundle_loader_runs_the_gateway_on_a_python_without_shoal() -> None:
                                                           ("RET", "n[1-50]")]
         assert peer.close() == 0
         assert bytes(peer.stderr) == b""
+
+
+def _peak_rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def test_a_root_that_stops_reading_holds_the_targets_back_not_the_gateways_memory(
+        tmp_path: Path) -> None:
+    size = 40 * 1024 * 1024
+    with GatewayPeer() as peer:
+        peer.open({"transport": "local", "gather_delay": 0.05})
+        peer.reading.clear()
+        peer.send(_shell(1, _names(2), f"head -c {size} /dev/zero; touch {tmp_path}/$SHOAL_NODE",
+                         mode="stream"))
+        # the gateway would have read it all by now if it did not wait for the root
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            assert not list(tmp_path.iterdir())
+            time.sleep(0.1)
+        peer.reading.set()
+        messages = peer.job(1, _names(2))
+        assert {node: len(data) for node, data in outputs(messages).items()} == {
+            "n1": size, "n2": size}
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["n1", "n2"]
+        assert _peak_rss_mib(peer.proc.pid) < 100  # 80 MiB went through

@@ -16,6 +16,7 @@ import importlib
 from typing import Any
 
 from shoal.errors import MessageProcessingError
+from shoal.tree.bundle import Bundle, build_bundle, loader_command
 from shoal.tree.channel import Channel
 from shoal.tree.codec import Decoder, Encoder
 from shoal.tree.messages import (
@@ -56,6 +57,10 @@ __all__ = [
     "Decoder",
     "Encoder",
     "MessageProcessingError",
+    # zero-install gateways
+    "Bundle",
+    "build_bundle",
+    "loader_command",
     # the root's side: tasks through the tree, their channels (loaded on first use)
     "GatewayDown",
     "GatewayLauncher",

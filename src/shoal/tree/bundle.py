@@ -24,6 +24,7 @@ Runs on the root only (Python 3.10 or later, for ``ast.unparse`` and
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import json
 import sys
@@ -41,10 +42,12 @@ _LOADER = "shoal.tree.loader"
 _TYPING = {"typing", "typing_extensions", "collections.abc"}
 
 
+@functools.cache
 def build_bundle(entry: str = "shoal.tree.gateway") -> Bundle:
     """Pack ``entry`` and the modules it imports into a :class:`~shoal.tree.loader.Bundle`.
 
-    ``entry`` must define ``main()``, which the loader calls. Raises
+    ``entry`` must define ``main()``, which the loader calls. Built once per process and
+    entry (a second call returns the same bundle). Raises
     :class:`~shoal.errors.UsageError` naming the module and the importer when the code
     reaches beyond the standard library, or when a module cannot be found.
     """

@@ -285,12 +285,14 @@ class Channel:
         return None
 
     def _refuse_handshake(self, msgid: int | None, fault: str) -> str:
-        """Send ``ERR`` and ``END`` to a peer that does not start as it must; the reason."""
-        self.send(ERR(reason=fault, about=msgid))
+        """Send ``ERR`` and ``END`` to a peer that does not start as it must; the reason
+        (on one line: the peer's versions may hold anything)."""
+        error = MessageProcessingError(msgid, fault)
+        self.send(ERR(reason=error.fault, about=msgid))
         self.send(END())
         if self._handshake is not None and not self._handshake.done():
-            self._handshake.set_exception(MessageProcessingError(msgid, fault))
-        return fault
+            self._handshake.set_exception(error)
+        return error.fault
 
     async def _refuse(self, error: MessageProcessingError) -> str | None:
         """Answer a refused message with ``ERR``; a reason if that ends the channel

@@ -358,6 +358,7 @@ class Gateway(Channel):
         self._launcher: Launcher | None = None
         self._flusher: asyncio.Future[None] | None = None
         self._background: set[asyncio.Future[None]] = set()
+        self._over: asyncio.Future[None] | None = None  # set once the channel is over
 
     # the parent's messages
 
@@ -490,8 +491,24 @@ class Gateway(Channel):
         job.local = LocalJob(self._launcher, list(targets), self._command(job),
                              on_output=self._guarded(on_output),
                              on_done=self._guarded(lambda n, o: self._ended(job, n, o)),
-                             fanout=fanout, timeout=job.payload["timeout"], stdin=job.stdin)
+                             fanout=fanout, timeout=job.payload["timeout"], stdin=job.stdin,
+                             throttle=self._room)
         job.local.start()
+
+    async def _room(self) -> None:
+        """Wait while the parent's stream has more waiting to go out than it should, or
+        until the channel is over (a parent that stopped reading is taken for dead)."""
+        if self.done:
+            return
+        if self._over is None:
+            self._over = asyncio.get_event_loop().create_future()
+        drain = asyncio.ensure_future(self.drain())
+        await asyncio.wait([drain, self._over], return_when=asyncio.FIRST_COMPLETED)
+        if drain.done():
+            if not drain.cancelled():
+                drain.exception()  # an OSError: the parent is gone, the channel's end says so
+        else:
+            drain.cancel()
 
     def _guarded(self, callback: Callable[..., None]) -> Callable[..., None]:
         """``callback``, its exceptions turned into ``ERR`` rather than lost in a task."""
@@ -560,7 +577,7 @@ class Gateway(Channel):
         config = {"topology": self.topology.part(gateway).to_dict(), "settings": settings.raw}
         hop = NextHop(gateway, self._launcher, command, preamble, config,
                       on_message=self._guarded(self._from_hop),
-                      on_lost=self._guarded(self._hop_lost),
+                      on_lost=self._guarded(self._hop_lost), throttle=self._room,
                       heartbeat=settings.heartbeat, stall=settings.stall)
         self.hops[gateway] = hop
         hop.launch()
@@ -619,10 +636,16 @@ class Gateway(Channel):
         if found is None:
             return
         job, part = found
+        names = set(_targets(msg.nodes))
+        mine = names & part.pending
+        if not mine:
+            return  # nodes that are over (or never were its): nothing more of them counts
         msg.job = job.id
-        job.outbox.relay(msg)
+        if mine != names:
+            msg.nodes = _fold(mine)
+        job.outbox.relay(msg, mine)
         if isinstance(msg, (RET, TIM)):
-            for name in _targets(msg.nodes):
+            for name in mine:
                 self._relayed_end(job, part, name)
             self._check_done(job)
         elif job.outbox.urgent:
@@ -634,6 +657,9 @@ class Gateway(Channel):
             job.pending.discard(name)
         if not part.pending:
             self._parts.pop((part.gateway, part.job), None)
+            hop = self.hops.get(part.gateway)
+            if hop is not None:
+                hop.forget(part.job)
 
     def _hop_lost(self, hop: NextHop, reason: str) -> None:
         """A next-level gateway is gone: its targets are lost, or go elsewhere if it never
@@ -651,7 +677,8 @@ class Gateway(Channel):
                     self._check_done(job)
                 else:
                     self._undelivered(job, part, reason)
-        self._spawn(hop.shutdown())
+        # a child that never got going has nothing of its own to clean up: no grace
+        self._spawn(hop.shutdown() if hop.ready else hop.shutdown(grace=0))
 
     def _spawn(self, work: Awaitable[None]) -> None:
         """Run ``work`` in a task this gateway keeps until it is over."""
@@ -696,6 +723,8 @@ class Gateway(Channel):
             logger.debug("the parent's channel ended: %s", reason)
         if self._flusher is not None:
             self._flusher.cancel()
+        if self._over is not None and not self._over.done():
+            self._over.set_result(None)
         for job in list(self.jobs.values()):
             if job.local is not None:
                 job.local.abort()

@@ -37,7 +37,7 @@ from shoal.tree.messages import ACK, CFG, CTL, END, ERR
 from shoal.tree.workers import die_with_parent
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
     from typing import Any
 
     from shoal.tree.messages import Message
@@ -76,12 +76,14 @@ class NextHop(Channel):
     :param config: the ``CFG`` payload for it.
     :param on_message: gets each of its ``OUT``, ``SER``, ``RET``, ``TIM``, ``ERR``.
     :param on_lost: gets ``(hop, reason)`` once, when the link is over.
+    :param throttle: awaited after each message handed on (reading waits meanwhile).
     """
 
     def __init__(self, name: str, launcher: Launcher, command: str, preamble: bytes,
                  config: Any, *, on_message: Callable[[NextHop, Message], None],
                  on_lost: Callable[[NextHop, str], None], heartbeat: float | None,
-                 stall: float | None) -> None:
+                 stall: float | None,
+                 throttle: Callable[[], Awaitable[None]] | None = None) -> None:
         super().__init__(_Unset(), _Unset(), heartbeat=heartbeat, stall=stall)
         self.name = name
         self.launcher = launcher
@@ -90,6 +92,7 @@ class NextHop(Channel):
         self.config = config
         self.on_message = on_message
         self.on_lost = on_lost
+        self.throttle = throttle
         #: the child acknowledged its CFG: what it is sent now may run there
         self.ready = False
         #: the last job number used on this link (each link numbers its own jobs)
@@ -97,6 +100,7 @@ class NextHop(Channel):
         self.process: asyncio.subprocess.Process | None = None
         self._queue: list[CTL] = []
         self._started: dict[int, CTL] = {}  # msgid -> a job's first CTL, sent
+        self._msgids: dict[int, int] = {}  # job -> the msgid of its first CTL
         self._cfg_id = 0
         self._tail = bytearray()
         self._lost = False
@@ -157,10 +161,20 @@ class NextHop(Channel):
         msgid = self.send(ctl)
         if ctl.action in _STARTS:
             self._started[msgid] = ctl
+            self._msgids[ctl.job] = msgid
+
+    def forget(self, job: int) -> None:
+        """Job ``job`` of this link is over: no ``ERR`` about it matters any more."""
+        msgid = self._msgids.pop(job, None)
+        if msgid is not None:
+            self._started.pop(msgid, None)
 
     def refused(self, about: int | None) -> CTL | None:
         """The job the child refused, if ``about`` (an ``ERR``'s) names one it was sent."""
-        return self._started.pop(about, None) if about is not None else None
+        ctl = self._started.pop(about, None) if about is not None else None
+        if ctl is not None:
+            self._msgids.pop(ctl.job, None)
+        return ctl
 
     def unsent(self) -> list[CTL]:
         """Take back the queued messages that never reached the child."""
@@ -193,6 +207,8 @@ class NextHop(Channel):
                 return
             msg.reason = f"{self.name}: {msg.reason}"
         self.on_message(self, msg)
+        if self.throttle is not None:  # the child waits while the way up is full
+            await self.throttle()
 
     async def on_closed(self, reason: str | None) -> None:
         """The link is over: the child is lost (even a clean END ends its jobs)."""

@@ -16,10 +16,12 @@ the messages group depends on the job's mode (docs/tree-protocol.md):
 * ``raw`` (``rcopy``): each target's bytes as they came, one ``OUT`` per target.
 
 Messages a child gateway sent up for the job (already grouped there) go through
-:meth:`Outbox.relay`: output at once, ``RET`` and ``TIM`` merged into this window's.
+:meth:`Outbox.relay` into the same window: an output that several children (or this
+gateway's own targets) sent alike goes up as one message, and so do their ends.
 
-A target whose outcome is a failure (``unreachable``, ``interrupted``) has its output
-dropped in ``gather`` mode: its reason says it all. No payload exceeds
+A target whose outcome is a failure has its output dropped in ``gather`` mode (its
+reason says it all), and an ``unreachable`` one what this window holds of it in the
+others (``ssh``'s complaint, which is the reason). No payload exceeds
 :data:`MAX_MESSAGE` bytes; longer outputs go in several messages, in order.
 
 Runs on the gateways: Python 3.6 once annotations are stripped; imports
@@ -50,7 +52,7 @@ MAX_MESSAGE = 4 * 1024 * 1024
 #: bytes a stream or raw job may hold before it asks for an early flush
 HOLD_LIMIT = 8 * 1024 * 1024
 
-_KINDS = {"stdout": OUT, "stderr": SER}
+_KINDS = {"stdout": "OUT", "stderr": "SER"}
 
 
 def _folded(names: Iterable[str]) -> str:
@@ -104,7 +106,11 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
         self._ended: list[str] = []  # gather: ended since the last flush, in order
         self._rets: dict[tuple[int, str, str], list[str]] = {}
         self._timeouts: list[str] = []
-        self._relayed: list[Message] = []  # relayed output, sent at the next flush
+        # this window's output messages: (type, payload, node set texts), in order, with
+        # the indexes of each (type, payload, node in raw mode), and each node's last one
+        self._entries: list[tuple[str, bytes, list[str]]] = []
+        self._by_key: dict[tuple[str, bytes, str], list[int]] = {}
+        self._last: dict[str, int] = {}
 
     @property
     def urgent(self) -> bool:
@@ -115,7 +121,7 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
     def empty(self) -> bool:
         """Whether a flush would send nothing."""
         return not (self._window or self._ended or self._rets or self._timeouts
-                    or self._relayed)
+                    or self._entries)
 
     def output(self, node: str, stream: str, data: bytes) -> None:
         """``node`` printed ``data`` on ``stream`` (``"stdout"`` or ``"stderr"``)."""
@@ -142,7 +148,10 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
     def ended(self, node: str, retcode: int, status: str = "ok", reason: str = "") -> None:
         """``node`` is over, with ``retcode``; ``status`` other than ``ok`` says why, with
         ``reason`` (``timeout`` sends ``TIM``)."""
-        self._close_lines(node)
+        if status == "unreachable":  # what it printed is the reason (ssh's complaint)
+            self._drop(node)
+        else:
+            self._close_lines(node)
         if self.mode == "gather":
             if status in ("ok", "timeout"):
                 self._ended.append(node)
@@ -154,6 +163,14 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
         else:
             self._rets.setdefault((retcode, status, reason), []).append(node)
 
+    def _drop(self, node: str) -> None:
+        """Forget what ``node`` printed and has not been sent yet (stream and raw)."""
+        for stream in ("stdout", "stderr"):
+            self._splitters.pop((stream, node), None)
+            held = self._window.pop((stream, node), None)
+            if held is not None:
+                self._held -= len(held)
+
     def _close_lines(self, node: str) -> None:
         """Hand on the unfinished last lines of ``node`` (stream mode)."""
         for stream in ("stdout", "stderr"):
@@ -162,26 +179,53 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
             if rest:
                 self._hold(stream, node, rest)
 
-    def relay(self, msg: Message) -> None:
-        """A message a child gateway sent for this job: ``OUT``/``SER`` go out at the next
-        flush as they are; ``RET`` and ``TIM`` are merged with this window's."""
+    def relay(self, msg: Message, names: Iterable[str]) -> None:
+        """A message a child gateway sent for this job, ``names`` its nodes: ``OUT`` and
+        ``SER`` join this window's output (one message with the output of this
+        gateway's nodes and other children's where it is the same), ``RET`` and ``TIM``
+        its ends."""
         if isinstance(msg, RET):
             self._rets.setdefault((msg.retcode, msg.status, msg.data), []).append(msg.nodes)
         elif isinstance(msg, TIM):
             self._timeouts.append(msg.nodes)
+        elif isinstance(msg, (OUT, SER)):
+            self._add(msg.TYPE, msg.data, [msg.nodes], names)
+
+    def _add(self, kind: str, data: bytes, texts: list[str], names: Iterable[str]) -> None:
+        """Output ``data`` of nodes ``names`` (folded: ``texts``) into this window.
+
+        It joins the last message of the same type and payload, unless one of the nodes
+        has a later message in the window already (its output stays in order); else it
+        opens a new one. In ``raw`` mode, each node's messages are its own.
+        """
+        names = list(names)
+        floor = max((self._last.get(name, -1) for name in names), default=-1)
+        key = (kind, data, texts[0] if self.mode == "raw" else "")
+        slots = self._by_key.setdefault(key, [])
+        if slots and slots[-1] > floor:
+            index = slots[-1]
         else:
-            msg.msgid = 0
-            self._relayed.append(msg)
+            index = len(self._entries)
+            slots.append(index)
+            self._entries.append((kind, data, []))
+        self._entries[index][2].extend(texts)
+        for name in names:
+            self._last[name] = index
 
     def flush(self) -> list[Message]:
         """The messages of this window, in the order they must be sent: the output, then
         the ends (``RET``, ``TIM``)."""
-        found: list[Message] = list(self._relayed)
-        self._relayed.clear()
         if self.mode == "gather":
-            found += self._gathered()
+            self._gathered()
         else:
-            found += self._batches()
+            self._batches()
+        found: list[Message] = []
+        for kind, data, texts in self._entries:
+            cls = OUT if kind == "OUT" else SER
+            found.append(cls(job=self.job, nodes=_folded(texts), data=data))
+        self._entries.clear()
+        self._by_key.clear()
+        self._last.clear()
         for (retcode, status, reason), names in self._rets.items():
             found.append(RET(job=self.job, nodes=_folded(names), retcode=retcode,
                              status=status, data=reason))
@@ -191,29 +235,26 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
             self._timeouts.clear()
         return found
 
-    def _gathered(self) -> list[Message]:
-        found: list[Message] = []
+    def _gathered(self) -> None:
         if not self._ended:
-            return found
+            return
         for stream, gatherer in self._gatherers.items():
             for node in self._ended:
                 gatherer.end(node)
             for group in gatherer.groups():
-                nodes = str(group.nodes)
-                found += [_KINDS[stream](job=self.job, nodes=nodes, data=piece)
-                          for piece in _pieces(group.chunks())]
+                names = list(group.nodes)
+                for piece in _pieces(group.chunks()):
+                    self._add(_KINDS[stream], piece, [str(group.nodes)], names)
             for node in self._ended:
                 gatherer.discard(node)
         self._ended.clear()
-        return found
 
-    def _batches(self) -> list[Message]:
-        found: list[Message] = []
+    def _batches(self) -> None:
         groups: dict[tuple[str, bytes], list[str]] = {}
         for (stream, node), held in self._window.items():
             if self.mode == "raw":
-                found += [_KINDS[stream](job=self.job, nodes=node, data=piece)
-                          for piece in _pieces([bytes(held)])]
+                for piece in _pieces([bytes(held)]):
+                    self._add(_KINDS[stream], piece, [node], [node])
             else:
                 groups.setdefault((stream, bytes(held)), []).append(node)
         self._window.clear()
@@ -221,7 +262,5 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
         for stream in ("stdout", "stderr"):
             for (kind, data), names in groups.items():
                 if kind == stream:
-                    nodes = _folded(names)
-                    found += [_KINDS[stream](job=self.job, nodes=nodes, data=piece)
-                              for piece in _pieces([data])]
-        return found
+                    for piece in _pieces([data]):
+                        self._add(_KINDS[stream], piece, names, names)

@@ -7,8 +7,8 @@ system ``ssh`` (shoal's settings, ``BatchMode=yes``, ``--`` before the node, bui
 
 :class:`LocalJob` runs one command on its targets, at most ``fanout`` at once, each in a
 process group of its own (so an abort kills the command and what it started), with a
-per-target timeout; each also dies with the gateway (Linux's parent-death signal), even
-a gateway killed with SIGKILL. The job's standard input (:class:`Stdin`) is kept once for all its
+per-target timeout; an ``ssh`` also dies with the gateway, even one killed with SIGKILL
+(Linux's parent-death signal). The job's standard input (:class:`Stdin`) is kept once for all its
 targets: a target that starts late still reads it from the start. Each target ends with
 one :class:`Outcome`: its return code (128 + N for signal N), a timeout, ``unreachable``
 (``ssh`` exit status 255, with the last line ``ssh`` printed as the reason) or
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from shoal.hosts.sshargv import ssh_argv
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Sequence
     from typing import Protocol
 
     class Sink(Protocol):
@@ -84,6 +84,9 @@ class Launcher:
 
     #: the exit status that means "never reached the target" (None: there is none)
     unreachable_rc: int | None = None
+    #: whether each process dies with the gateway, even one killed by SIGKILL (Linux's
+    #: parent-death signal; it costs a slower fork)
+    dies_with_gateway = False
 
     def argv(self, node: str, command: str) -> list[str]:
         """The program and arguments that run ``command`` on ``node``."""
@@ -106,6 +109,7 @@ class SSHLauncher(Launcher):
     """
 
     unreachable_rc = 255
+    dies_with_gateway = True  # no ssh client outlives its gateway
 
     def __init__(self, ssh: str, args: Sequence[str]) -> None:
         self.ssh = ssh
@@ -294,13 +298,17 @@ class LocalJob:
     :param fanout: targets running at once, at least 1.
     :param timeout: seconds each target may run (None: no limit).
     :param stdin: the job's input, or None for an empty one.
+    :param throttle: awaited after each chunk of output handed on: the reading waits
+        while it does (the way out is full).
     """
 
     def __init__(self, launcher: Launcher, nodes: Iterable[str], command: str, *,
                  on_output: Callable[[str, str, bytes], None],
                  on_done: Callable[[str, Outcome], None], fanout: int = 64,
-                 timeout: float | None = None, stdin: Stdin | None = None) -> None:
+                 timeout: float | None = None, stdin: Stdin | None = None,
+                 throttle: Callable[[], Awaitable[None]] | None = None) -> None:
         self.launcher = launcher
+        self.throttle = throttle
         self.nodes = list(nodes)
         self.command = command
         self.on_output = on_output
@@ -400,7 +408,8 @@ class LocalJob:
                 *self.launcher.argv(node, self.command),
                 stdin=pipe if stdin is not None else asyncio.subprocess.DEVNULL,
                 stdout=pipe, stderr=pipe, env=self.launcher.env(node),
-                start_new_session=True, preexec_fn=die_with_parent)
+                start_new_session=True,
+                preexec_fn=die_with_parent if self.launcher.dies_with_gateway else None)
         except BaseException:
             if stdin is not None and key is not None:
                 stdin.detach(key)
@@ -415,8 +424,8 @@ class LocalJob:
             self.on_output(node, "stderr", data)
 
         work = [asyncio.ensure_future(_pump(proc.stdout, lambda d: self.on_output(
-                    node, "stdout", d))),
-                asyncio.ensure_future(_pump(proc.stderr, on_stderr))]
+                    node, "stdout", d), self.throttle)),
+                asyncio.ensure_future(_pump(proc.stderr, on_stderr, self.throttle))]
         if stdin is not None and key is not None:
             assert proc.stdin is not None
             work.append(asyncio.ensure_future(stdin.pour(key, proc.stdin)))
@@ -448,13 +457,17 @@ class LocalJob:
         return Outcome(rc)
 
 
-async def _pump(pipe: asyncio.StreamReader, sink: Callable[[bytes], None]) -> None:
-    """Hand everything the process writes on ``pipe`` to ``sink``, chunk by chunk."""
+async def _pump(pipe: asyncio.StreamReader, sink: Callable[[bytes], None],
+                throttle: Callable[[], Awaitable[None]] | None) -> None:
+    """Hand everything the process writes on ``pipe`` to ``sink``, chunk by chunk, waiting
+    on ``throttle`` after each (the process then waits on its full pipe)."""
     while True:
         chunk = await pipe.read(_CHUNK)
         if not chunk:
             return
         sink(chunk)
+        if throttle is not None:
+            await throttle()
 
 
 def _prctl() -> Callable[..., int] | None:
