@@ -22,6 +22,7 @@ from support.treebed import MIXED, TreeBed, kill, one_level, wait_gone
 
 from shoal.cli.display import Display
 from shoal.cli.interactive import Session
+from shoal.cli.progress import Progress
 from shoal.cli.render import Layout
 
 BIN = Path(sys.executable).parent
@@ -219,3 +220,20 @@ def test_a_stalled_gateway_is_dead_after_the_stall_set_in_shoal_conf(
     assert out.decode() == "---------------\nn[3-4] (2)\n---------------\ndone\n"
     assert err.decode() == "shoal: n[1-2]: lost with gateway gw1: no data from the peer for 6s\n"
     assert wait_gone([gateway]) == []
+
+
+def test_progress_counts_the_nodes_behind_gateways_as_it_does_flat_ones(
+        treebed: TreeBed) -> None:
+    async def run() -> tuple[str, str]:
+        counts = []
+        for task in (treebed.tree("node[1-20],down1", one_level()),
+                     treebed.flat("node[1-20],down1")):
+            progress = Progress(io.BytesIO(), total=21)
+            task.handlers.append(progress.handle)
+            async with task:
+                await task.run("echo x")
+            counts.append(progress.text())
+        return counts[0], counts[1]
+
+    tree, flat = asyncio.run(run())
+    assert tree == flat == "shoal: 21/21 done, 1 failed, 0 running"
