@@ -16,6 +16,9 @@ import pytest
 
 from shoal import testbed as tb
 
+#: fixtures of propagation trees on the testbed (``treebed``)
+pytest_plugins = ["support.treebed"]
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses the ``testbed`` fixture with ``sshd``."""
