@@ -27,10 +27,11 @@ Per run: wall time from spawn to exit; the client's CPU (user + sys of the root 
 descendant: its ``ssh`` to the gateways, clush's ssh processes) per node; the gateways'
 CPU per node (their processes run under sshd as the testbed user: found below sshd's
 listener by their interpreter, sampled every 50 ms from ``/proc``, with the ssh clients
-they reaped); sshd's CPU per node without the gateways'; the peak RSS of the client's
-largest process (GNU time); the share of the machine other programs kept busy
-(``/proc/stat``). A run counts only if every node reports ``ok`` and sshd logged one login
-per node and per gateway; anything else is a FAIL, never a number.
+they reaped); sshd's CPU per node without the gateways' (sshd's listener runs in a
+``cpuacct`` cgroup of its own, so that a login whose parent ended first still counts); the
+peak RSS of the client's largest process (GNU time); the share of the machine other
+programs kept busy (``/proc/stat``). A run counts only if every node reports ``ok`` and
+sshd logged one login per node and per gateway; anything else is a FAIL, never a number.
 
 Run (after ``./bootstrap bench``, or ``./bootstrap setup`` and the bench step)::
 
@@ -48,6 +49,7 @@ import asyncio
 import contextlib
 import json
 import os
+import pstats
 import resource
 import shutil
 import socket
@@ -223,15 +225,16 @@ def relay_main(count_file: Path, argv: Sequence[str]) -> int:
 # -- the gateways' CPU: processes under sshd, read from /proc -------------------------------
 
 
-def proc_stat(pid: int) -> tuple[int, float] | None:
-    """The parent of ``pid``, and the user + sys seconds of it and of the children it
-    reaped; None once it is gone."""
+def proc_stat(pid: int) -> tuple[int, float, float] | None:
+    """The parent of ``pid``, the user + sys seconds of it alone, and of it with the
+    children it reaped; None once it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return int(fields[1]), sum(int(v) for v in fields[11:15]) / TICK
+    ticks = [int(v) for v in fields[11:15]]
+    return int(fields[1]), sum(ticks[:2]) / TICK, sum(ticks) / TICK
 
 
 def comm(pid: int) -> str:
@@ -241,14 +244,30 @@ def comm(pid: int) -> str:
         return ""
 
 
-@dataclass
-class _Gateway:
-    """One gateway process, its shell (``sh -c`` of the login) and that shell's sshd."""
+class ServerCPU:
+    """The CPU of sshd and of everything it starts, orphans included: sshd's listener in a
+    cgroup of its own (cgroup v1 ``cpuacct``; its processes' children stay in it whoever
+    reaps them). A login whose parent ended first (clush's gateways, whose root kills
+    its ssh) then counts too, where sshd's own reaped-children figures would miss it."""
 
-    shell: int
-    session: int
-    cpu: float
-    orphaned: bool = False
+    ROOT = Path("/sys/fs/cgroup/cpuacct")
+
+    def __init__(self, sshd_pid: int) -> None:
+        self.path = self.ROOT / f"shoal-tree-bench-{os.getpid()}"
+        self.path.mkdir()
+        (self.path / "cgroup.procs").write_text(str(sshd_pid))
+
+    def usage(self) -> float:
+        """CPU seconds of the group so far."""
+        return int((self.path / "cpuacct.usage").read_text()) / 1e9
+
+    def close(self) -> None:
+        """Hand what is left back to the parent group and remove the group."""
+        with contextlib.suppress(OSError):
+            for pid in (self.path / "cgroup.procs").read_text().split():
+                with contextlib.suppress(OSError):
+                    (self.ROOT / "cgroup.procs").write_text(pid)
+            self.path.rmdir()
 
 
 class GatewayMeter:
@@ -256,19 +275,15 @@ class GatewayMeter:
 
     A gateway is the first Python interpreter on a branch of sshd's process tree (the
     targets run ``echo``). Until ``expected`` of them are found, each sample walks the
-    tree; then it reads only their ``/proc/PID/stat`` (and their shells'), whose last
-    value before they exit counts (what a gateway does after its last sample is lost: at
-    most one period of it).
-
-    sshd's CPU holds a gateway's once sshd reaped it. A gateway whose login ended first
-    (clush's, whose root kills its ssh) is *orphaned*: its shell leaves sshd's tree, and
-    its CPU is in nobody's count but this meter's.
+    tree; then it reads only their ``/proc/PID/stat``, whose last value before they exit
+    counts (what a gateway does after its last sample is lost: at most one period of it).
     """
 
     def __init__(self, sshd_pid: int, expected: int) -> None:
         self.sshd_pid = sshd_pid
         self.expected = expected
-        self.gateways: dict[int, _Gateway] = {}
+        self.cpu: dict[int, float] = {}  # with the children it reaped (ssh, shells)
+        self.own: dict[int, float] = {}  # the gateway's Python alone
         self._live: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -285,41 +300,29 @@ class GatewayMeter:
 
     @property
     def found(self) -> int:
-        return len(self.gateways)
-
-    def total(self) -> float:
-        """CPU seconds of every gateway."""
-        return sum(g.cpu for g in self.gateways.values())
-
-    def orphaned(self) -> float:
-        """CPU seconds of the gateways sshd did not reap."""
-        return sum(g.cpu for g in self.gateways.values() if g.orphaned)
+        return len(self.cpu)
 
     def _loop(self) -> None:
         while not self._stop.wait(GATEWAY_SAMPLE):
-            if len(self.gateways) < self.expected:
+            if len(self.cpu) < self.expected:
                 self._discover()
             for pid in list(self._live):
-                gateway, stat = self.gateways[pid], proc_stat(pid)
+                stat = proc_stat(pid)
                 if stat is None:
                     self._live.discard(pid)
-                    continue
-                parent, gateway.cpu = stat
-                shell = proc_stat(gateway.shell)
-                if parent != gateway.shell or shell is None or shell[0] != gateway.session:
-                    gateway.orphaned = True
+                else:
+                    _, self.own[pid], self.cpu[pid] = stat
 
     def _discover(self) -> None:
         todo = children_of(self.sshd_pid)
         while todo:
             pid = todo.pop()
-            if pid in self.gateways:
+            if pid in self.cpu:
                 continue
             if comm(pid).startswith("python"):
                 stat = proc_stat(pid)
-                shell = None if stat is None else proc_stat(stat[0])
-                if stat is not None and shell is not None:
-                    self.gateways[pid] = _Gateway(stat[0], shell[0], stat[1])
+                if stat is not None:
+                    _, self.own[pid], self.cpu[pid] = stat
                     self._live.add(pid)
             else:
                 todo += children_of(pid)
@@ -350,6 +353,7 @@ class Row:
     wall: float | None = None
     cpu: float | None = None
     gateway_cpu: float | None = None
+    gateway_own: float | None = None  # the gateways' Python alone
     sshd_cpu: float | None = None
     maxrss_kib: int | None = None
     other_load: float | None = None
@@ -372,6 +376,7 @@ class Bench:
     ssh_config: Path  # the client files' config: root and gateways read it
     topologies: Path  # topology.conf files, one per gateway count
     sshd: Sshd
+    server: ServerCPU
     timeout: float
     scratch: Path
     max_other: float
@@ -460,7 +465,7 @@ class Bench:
         spec = self.spec(kind, n, gateways, fanout, work)
         row = Row(kind, n, gateways, fanout)
         self.sshd.quiesce()
-        offset, sshd_before = self.sshd.log_size(), self.sshd.cpu()
+        offset, server_before = self.sshd.log_size(), self.server.usage()
         busy_before, self_before = machine_busy(), own_cpu()
         window = time.monotonic()
         with GatewayMeter(self.sshd.pid, spec.gateways) as meter:
@@ -468,9 +473,8 @@ class Bench:
                                sshd_pid=self.sshd.pid)
             settled = self.sshd.quiesce()
         logins = self.sshd.logins_since(offset)
-        sshd_cpu = self.sshd.cpu() - sshd_before
-        # Gateways sshd did not reap are in neither the client's CPU nor sshd's.
-        other = (machine_busy() - busy_before - proc.cpu - sshd_cpu - meter.orphaned()
+        server = self.server.usage() - server_before
+        other = (machine_busy() - busy_before - proc.cpu - server
                  - (own_cpu() - self_before))
         row.other_load = max(0.0, other) / ((time.monotonic() - window) * (os.cpu_count() or 1))
         report: dict[str, Any] = {}
@@ -500,9 +504,10 @@ class Bench:
             row.failure, row.reason = f"FAIL ({detail})", why
             return row
         row.wall, row.cpu, row.maxrss_kib = proc.wall, proc.cpu, proc.maxrss_kib
-        row.gateway_cpu = meter.total() if spec.gateways else None
-        # sshd's CPU holds that of the gateways it reaped (and of their ssh clients).
-        row.sshd_cpu = sshd_cpu - (meter.total() - meter.orphaned())
+        gateways_cpu = sum(meter.cpu.values())
+        row.gateway_cpu = gateways_cpu if spec.gateways else None
+        row.gateway_own = sum(meter.own.values()) if spec.gateways else None
+        row.sshd_cpu = server - gateways_cpu  # the server's group holds the gateways
         row.report = report
         if kind.startswith("uplink"):
             counts = [int(p.read_text()) for p in (work / "counts").iterdir()]
@@ -553,19 +558,19 @@ def ratio(top: Row | None, bottom: Row | None) -> float | None:
 def run_table(rows: Sequence[Row], kinds: Sequence[str] = CLIENTS) -> list[str]:
     """Walls and costs of the ``kinds`` runs, with tree / flat and clush / shoal tree."""
     lines = ["| run | nodes | gateways | fan-out | wall s | client CPU ms/node "
-             "| gateways CPU ms/node | sshd CPU ms/node | peak RSS MiB | other load "
-             "| tree / flat | clush tree / shoal tree |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| gateways CPU ms/node | of which their Python | sshd CPU ms/node "
+             "| peak RSS MiB | other load | tree / flat | clush tree / shoal tree |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         if row.kind not in kinds:
             continue
         gws = str(row.gateways) if row.kind != "shoal-flat" else "—"
-        fanout = (f"{row.fanout}/gw" if row.kind == "clush-tree"
+        fanout = (f"{row.fanout}/gw" if row.kind.startswith("clush")
                   else f"{row.fanout * row.gateways}")
         if not row.good:
             lines.append(f"| {LABELS[row.kind]} | {row.nodes} | {gws} | {fanout} "
                          f"| {(row.failure or '').replace('|', '/')} | — | — | — | — | — "
-                         "| — | — |")
+                         "| — | — | — |")
             continue
         flat = find(rows, "shoal-flat", row.nodes)
         tree = find(rows, row.kind.replace("clush", "shoal"), row.nodes)
@@ -574,6 +579,7 @@ def run_table(rows: Sequence[Row], kinds: Sequence[str] = CLIENTS) -> list[str]:
         lines.append(
             f"| {LABELS[row.kind]} | {row.nodes} | {gws} | {fanout} | {wall_text(row)} "
             f"| {per_node(row.cpu, row.nodes)} | {per_node(row.gateway_cpu, row.nodes)} "
+            f"| {per_node(row.gateway_own, row.nodes)} "
             f"| {per_node(row.sshd_cpu, row.nodes)} | {mib(row.maxrss_kib)} "
             f"| {fmt(None if row.other_load is None else row.other_load * 100, '.0f')} % "
             f"| {fmt(tree_flat, '.2f')}{'×' * (tree_flat is not None)} "
@@ -619,6 +625,73 @@ def rss_table(rows: Sequence[Row]) -> list[str]:
                      f"| {fmt(None if row.other_load is None else row.other_load * 100, '.0f')}"
                      " % |")
     return lines
+
+
+def breakdown(rows: Sequence[Row], n: int) -> list[str]:
+    """Where the CPU of the runs at ``n`` nodes went, per node: the cores are the limit."""
+    lines = []
+    for kind in (*CLIENTS, *LOCAL_CLIENTS):
+        row = find(rows, kind, n)
+        if row is None or not row.good or row.cpu is None or row.sshd_cpu is None:
+            continue
+        parts = [f"client {row.cpu * 1e3 / n:.1f}"]
+        total = row.cpu + row.sshd_cpu
+        if row.gateway_cpu is not None and row.gateway_own is not None:
+            parts.append(f"gateways {row.gateway_cpu * 1e3 / n:.1f} (their Python "
+                         f"{row.gateway_own * 1e3 / n:.1f}, the processes they ran "
+                         f"{(row.gateway_cpu - row.gateway_own) * 1e3 / n:.1f})")
+            total += row.gateway_cpu
+        parts.append(f"sshd {row.sshd_cpu * 1e3 / n:.1f}")
+        cores = os.cpu_count() or 1
+        lines.append(f"- {LABELS[kind]}: " + " + ".join(parts) + f" = {total * 1e3 / n:.1f} "
+                     f"ms/node; {total:.1f} s of CPU in all, {total / cores:.1f} s on "
+                     f"{cores} cores, for a wall of {row.wall:.1f} s")
+    return lines
+
+
+def short(path: str) -> str:
+    """A source file's name from the package down (``shoal/tree/task.py``)."""
+    for marker in ("/src/", "/site-packages/", "/lib/python3."):
+        if marker in path:
+            tail = path.split(marker, 1)[1]
+            return tail.split("/", 1)[1] if marker == "/lib/python3." else tail
+    return path
+
+
+def profile_root(bench: Bench, n: int, gateways: int, fanout: int) -> list[str]:
+    """``shoal run`` through the tree once more under cProfile (not timed): what its root
+    spends, as markdown list lines."""
+    work = bench.scratch / f"profile-{n}"
+    work.mkdir()
+    work.chmod(0o755)
+    spec = bench.spec("shoal-tree", n, gateways, fanout, work)
+    out = work / "root.prof"
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), *spec.argv],
+                   env=spec.env, cwd=work, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=bench.timeout, check=False)
+    wall = time.monotonic() - started
+    try:
+        stats: Any = pstats.Stats(str(out))
+    except (OSError, TypeError, EOFError):
+        return [f"- the profiled run wrote no profile (see {work})"]
+    entries = [(f"{short(file)}:{name}", tt, ct) for (file, _, name), (_, _, tt, ct, _)
+               in stats.stats.items()]
+    total = stats.total_tt
+    waiting = sum(tt for name, tt, _ in entries if "epoll" in name)
+    own = sorted((e for e in entries if e[0].startswith("shoal/") and e[2] < 0.8 * total),
+                 key=lambda e: -e[2])[:6]
+    hot = sorted(entries, key=lambda e: -e[1])[:6]
+    return [
+        f"- `shoal run --topology` at {n} nodes under cProfile: {wall:.1f} s wall, "
+        f"{total:.2f} s profiled, of which {waiting:.2f} s waiting in epoll (for the "
+        "gateways)",
+        "- its largest shoal functions (cumulative): " + "; ".join(
+            f"`{name}` {ct:.2f} s" for name, _, ct in own),
+        "- its largest functions (own time): " + "; ".join(
+            f"`{name}` {tt:.2f} s" for name, tt, _ in hot),
+    ]
 
 
 @dataclass
@@ -700,6 +773,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "share of the machine busy (default 0.15)")
     parser.add_argument("--attempts", type=int, default=2,
                         help="runs at most per measurement, the quietest kept (default 2)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="run shoal's tree once more at N nodes under cProfile and "
+                             "report where its root spends (default: not)")
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -780,7 +856,7 @@ def main() -> None:
 
     check_tools()
     # No subreaper (fanout_bench's is for Ansible's masters): the clients here leave no
-    # process behind, and a gateway whose login ended first must not count as theirs.
+    # process behind, and a gateway whose login ended first is the server's (its cgroup).
     raise_nofile()
     started = time.strftime("%Y-%m-%d %H:%M")
     load_before = os.getloadavg()
@@ -794,31 +870,39 @@ def main() -> None:
                         known_hosts=str(bed.known_hosts))
         print(f"testbed {bed!r}", flush=True)
         kex = probe_kex(["shoal-lib", "clush"], target, scratch)
-        bench = Bench(target, files.ssh_config, scratch, Sshd(bed.pid, bed.directory /
-                                                             "sshd.log"),
-                      args.timeout, scratch, args.max_other_load, args.attempts)
-        benches.append(bench)
-        rows = measure_all(bench, args)
+        server = ServerCPU(bed.pid)
+        try:
+            bench = Bench(target, files.ssh_config, scratch,
+                          Sshd(bed.pid, bed.directory / "sshd.log"), server, args.timeout,
+                          scratch, args.max_other_load, args.attempts)
+            benches.append(bench)
+            rows = measure_all(bench, args)
+            profile = profile_root(bench, args.profile, args.gateways, args.fanout) \
+                if args.profile else []
+        finally:
+            server.close()
     load_after = os.getloadavg()
     found = goals(rows, args)
+    at = 1000 if 1000 in args.nodes else max(args.nodes)
     tables = [run_table(rows), run_table(rows, LOCAL_CLIENTS), uplink_table(rows),
-              rss_table(rows), goal_table(found)]
+              rss_table(rows), goal_table(found), breakdown(rows, at) + profile]
     for lines in tables:
         print("\n".join(lines) + "\n")
     if args.write:
-        write_section(section(args, rows, tables, kex, started, load_before, load_after),
+        write_section(section(args, rows, tables, kex, started, load_before, load_after, at),
                       SECTION_TITLE)
 
 
 def section(args: argparse.Namespace, rows: Sequence[Row], tables: Sequence[list[str]],
             kex: dict[str, str], started: str, load_before: tuple[float, ...],
-            load_after: tuple[float, ...]) -> str:
+            load_after: tuple[float, ...], at: int) -> str:
     """The Tree section of RESULTS.md."""
-    runs, local, uplink, rss, goal_lines = tables
+    runs, local, uplink, rss, goal_lines, spent = tables
     command = (f".venv/bin/python bench/tree_bench.py --nodes "
                f"{','.join(map(str, args.nodes))} --gateways {args.gateways} --fanout "
                f"{args.fanout} --rss-nodes {args.rss_nodes} --rss-gateways "
-               f"{args.rss_gateways} --write")
+               f"{args.rss_gateways}{f' --profile {args.profile}' if args.profile else ''} "
+               "--write")
     failures = [f"- {LABELS[r.kind]}, {r.nodes} nodes: {r.failure}"
                 f"{f'; first error: “{r.reason}”' if r.reason else ''}"
                 for r in rows if not r.good]
@@ -843,7 +927,9 @@ def section(args: argparse.Namespace, rows: Sequence[Row], tables: Sequence[list
         "descendants (shoal's ssh to the gateways, clush's ssh processes). Gateways CPU: "
         "the gateways' processes under sshd with the ssh clients they reaped (sampled "
         f"every {GATEWAY_SAMPLE * 1e3:.0f} ms from /proc). sshd CPU: the server side "
-        "without the gateways. Peak RSS: the client's largest process (`ru_maxrss`). "
+        "(sshd's listener in a cgroup of its own, so that every login counts, one whose "
+        "parent ended first included) without the gateways. Peak RSS: the client's "
+        "largest process (`ru_maxrss`). "
         "Other load: the share of the machine busy with neither the run, sshd nor this "
         "script. Every number is from a run in which every node printed `ok` and sshd "
         "logged one login per node and per gateway; other runs show FAIL. Fan-out: "
@@ -881,6 +967,11 @@ def section(args: argparse.Namespace, rows: Sequence[Row], tables: Sequence[list
         "Goals (issue 9):",
         "",
         *goal_lines,
+        "",
+        f"Where the CPU went at {at} nodes (the runs share 2 cores, so a wall cannot be "
+        "shorter than the CPU of everything it ran divided by 2):",
+        "",
+        *spent,
         "",
         *(["Failures:", "", *failures, ""] if failures else []),
         f"Runs measured again for other load over {args.max_other_load:.0%}: {retried}.",
