@@ -17,11 +17,12 @@ from pathlib import Path
 
 import pytest
 from support.cli import Outcome, shoal
-from support.gates import Signal
-from support.treebed import MIXED, TreeBed, one_level
+from support.gates import Gate, Signal
+from support.treebed import MIXED, TreeBed, kill, one_level, wait_gone
 
 from shoal.cli.display import Display
 from shoal.cli.interactive import Session
+from shoal.cli.progress import Progress
 from shoal.cli.render import Layout
 
 BIN = Path(sys.executable).parent
@@ -63,7 +64,10 @@ def test_gathered_output_is_byte_identical_to_a_flat_run(treebed: TreeBed,
                                      pytest.param(["-N"], id="no-label"),
                                      pytest.param(["-b", "-v"], id="gather-verbose")])
 def test_live_lines_are_those_of_a_flat_run(treebed: TreeBed, options: list[str]) -> None:
-    flat, tree = both(treebed, *options, "-S", "-w", NODES, MIXED)
+    # short lines: a line in pieces is labelled where other nodes' lines cut it, by timing
+    command = ("echo common; echo role=$SHOAL_ROLE; echo warn-$SHOAL_ROLE >&2; "
+               "case $SHOAL_ROLE in odd) exit 3;; esac")
+    flat, tree = both(treebed, *options, "-S", "-w", NODES, command)
     assert sorted(tree.out.splitlines()) == sorted(flat.out.splitlines())
     assert sorted(tree.err.splitlines()) == sorted(flat.err.splitlines())
     assert tree.status == flat.status == 3
@@ -182,3 +186,54 @@ def test_the_interactive_loop_keeps_its_gateways_from_one_command_to_the_next(
     assert out.getvalue().decode().endswith(
         "---------------\nnode[1-3] (3)\n---------------\nsecond\n")
     assert "node[1-10] (10)\n---------------\nfirst\n" in out.getvalue().decode()
+
+
+def test_a_stalled_gateway_is_dead_after_the_stall_set_in_shoal_conf(
+        shared_tmp_path: Path, tmp_path: Path) -> None:
+    # --transport local: gateways and their targets run here; a target's parent is its
+    # gateway, which is how the test finds the pid to stop. The stall is above a gateway's
+    # first heartbeat, which comes 5 s after it starts, whatever CFG says.
+    conf = tmp_path / "shoal.conf"
+    conf.write_text("[Main]\nheartbeat: 0.5\nstall: 6\n")
+    folder = shared_tmp_path / "pids"
+    folder.mkdir()
+    started, gate = Signal(shared_tmp_path), Gate(shared_tmp_path)
+    command = (f"echo $PPID > {folder}/$SHOAL_NODE.ppid; {started.command}; {gate.command}; "
+               "echo done")
+    gateway = 0
+    with subprocess.Popen(
+            [str(BIN / "shoal"), "run", "--conf", str(conf), "--transport", "local",
+             "--gateways", "gw1,gw2", "-b", "-S", "-w", "n[1-4]", command],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            assert started.wait(4, 60), "the nodes never started"
+            gateway = int((folder / "n1.ppid").read_text())
+            kill(gateway, signal.SIGSTOP)
+            gate.open()  # gw1's nodes end now, but gw1 cannot say so
+            out, err = proc.communicate(timeout=60)
+        finally:
+            gate.open()
+            started.close()
+            if gateway:
+                kill(gateway, signal.SIGCONT)
+    assert proc.returncode == 255
+    assert out.decode() == "---------------\nn[3-4] (2)\n---------------\ndone\n"
+    assert err.decode() == "shoal: n[1-2]: lost with gateway gw1: no data from the peer for 6s\n"
+    assert wait_gone([gateway]) == []
+
+
+def test_progress_counts_the_nodes_behind_gateways_as_it_does_flat_ones(
+        treebed: TreeBed) -> None:
+    async def run() -> tuple[str, str]:
+        counts = []
+        for task in (treebed.tree("node[1-20],down1", one_level()),
+                     treebed.flat("node[1-20],down1")):
+            progress = Progress(io.BytesIO(), total=21)
+            task.handlers.append(progress.handle)
+            async with task:
+                await task.run("echo x")
+            counts.append(progress.text())
+        return counts[0], counts[1]
+
+    tree, flat = asyncio.run(run())
+    assert tree == flat == "shoal: 21/21 done, 1 failed, 0 running"

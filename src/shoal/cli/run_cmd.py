@@ -68,12 +68,10 @@ def execute(args: RunArgs) -> int:
     if topology is not None:
         from shoal.cli.tree_run import tree_task
 
-        task = tree_task(topology, nodes, transport, options=options,
-                         transport_name=config.transport, fanout=config.fanout,
-                         command_timeout=config.command_timeout or None,
+        task = tree_task(topology, nodes, transport, config=config, options=options,
                          keep_connections=job is None,
                          keep_output="until_end" if layout.json else False,
-                         max_output=config.max_output, layout=layout, display=display)
+                         layout=layout, display=display)
     else:
         task = AsyncTask(nodes, transport, fanout=config.fanout,
                          command_timeout=config.command_timeout or None,

@@ -4,7 +4,8 @@ When the run has a topology (``--topology``, ``--gateways``, ``topology`` in sho
 :func:`tree_task` builds the task that reaches the nodes through it. The gateways reach
 their own targets as the root does: the same ssh settings (``-o``, ``-F``, ``-l``,
 ``-t``…) travel to them in ``CFG``, and ``--transport local`` runs gateways and
-targets on this machine. Everything else (output, exit status, the interactive loop)
+targets on this machine. shoal.conf's ``heartbeat``, ``stall`` and ``gather_delay``
+tune the links. Everything else (output, exit status, the interactive loop)
 is the same as for a flat run: the task is an :class:`~shoal.engine.AsyncTask`.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO
 
+from shoal.cli.config import RunConfig
 from shoal.cli.display import VERB_VERB, Display
 from shoal.cli.render import Layout
 from shoal.hosts import UNSET, ConnectOptions, Transport
@@ -58,22 +60,23 @@ def _diagnostics(stream: BinaryIO) -> Any:
 
 
 def tree_task(topology: Topology, nodes: NodeSet, transport: Transport, *,
-              options: ConnectOptions, transport_name: str, fanout: int,
-              command_timeout: float | None, keep_connections: bool,
-              keep_output: bool | str, max_output: int | None, layout: Layout,
-              display: Display) -> TreeTask:
-    """The task of a run through ``topology``.
+              config: RunConfig, options: ConnectOptions, keep_connections: bool,
+              keep_output: bool | str, layout: Layout, display: Display) -> TreeTask:
+    """The task of a run through ``topology``, with ``config``'s settings.
 
     Gateways send each node's whole output once it ended unless lines must show as they
     come (line mode, or ``-v`` with ``-b``), which spares the links and the root.
     """
-    launcher = LocalGatewayLauncher() if transport_name == "local" else \
+    launcher = LocalGatewayLauncher() if config.transport == "local" else \
         SSHGatewayLauncher(options)
-    settings = TreeSettings(gateway_settings=gateway_settings(options, transport_name,
-                                                              max_output))
+    settings = TreeSettings(heartbeat=config.heartbeat, stall=config.stall,
+                            gather_delay=config.gather_delay,
+                            gateway_settings=gateway_settings(options, config.transport,
+                                                              config.max_output))
     live = layout.live or (display.verbosity >= VERB_VERB and not layout.json)
-    return TreeTask(nodes, transport, topology=topology, fanout=fanout,
-                    command_timeout=command_timeout, keep_connections=keep_connections,
+    return TreeTask(nodes, transport, topology=topology, fanout=config.fanout,
+                    command_timeout=config.command_timeout or None,
+                    keep_connections=keep_connections,
                     keep_output="until_end" if keep_output == "until_end" else bool(keep_output),
-                    max_output=max_output, live=live, settings=settings, launcher=launcher,
-                    diagnostics=_diagnostics(display.err))
+                    max_output=config.max_output, live=live, settings=settings,
+                    launcher=launcher, diagnostics=_diagnostics(display.err))

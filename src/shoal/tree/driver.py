@@ -24,6 +24,7 @@ import abc
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections import deque
@@ -49,6 +50,8 @@ DEFAULT_GATHER_DELAY = 0.1
 
 #: Lines of a gateway's stderr kept to say why it failed.
 _STDERR_TAIL = 5
+#: Seconds to wait for a killed gateway's pipes to close.
+_KILL_WAIT = 5.0
 #: Bytes of stdin sent in one ``write`` message.
 WRITE_CHUNK = 256 * 1024
 
@@ -194,6 +197,7 @@ class RootChannel(Channel):
         self._stderr_task = asyncio.ensure_future(self._read_stderr(process.stderr))
         self._exited = asyncio.ensure_future(process.wait())
         self._opened = False
+        self._stalled = False
 
     @classmethod
     async def launch(cls, gateway: str, launcher: GatewayLauncher, loader: str, *,
@@ -335,9 +339,15 @@ class RootChannel(Channel):
         """A message of the gateway's was refused: say so, prefixed with its name."""
         self.diagnostics(f"{self.gateway}: refused a message from it: {error}")
 
+    async def on_stall(self) -> None:
+        """The gateway sent nothing for ``stall`` seconds: it is dead, its process goes now."""
+        self._stalled = True
+        await super().on_stall()
+
     async def on_closed(self, reason: str | None) -> None:
         """The channel ended: the gateway's process goes, every job not done is lost."""
-        await self._stop_process()
+        # a stalled gateway will not exit by itself; one that ended its stream soon does
+        await self._stop_process(0.0 if self._stalled else self.settings.stall)
         reason = self._why(reason) if reason is not None else None
         if reason is not None:
             self.reason = reason
@@ -369,19 +379,23 @@ class RootChannel(Channel):
                 self._stderr_tail.append(text)
                 self.diagnostics(f"{self.gateway}: {text}")
 
-    async def _stop_process(self) -> None:
-        """Wait a little for the process to exit on its own, then kill it."""
+    async def _stop_process(self, grace: float) -> None:
+        """Close the process's stdin and give it ``grace`` seconds to exit, then kill its
+        process group (the local shell and what it started, stopped or not).
+
+        The wait ends once the pipes are closed: a process that escaped the group and
+        holds them is given up after :data:`_KILL_WAIT` seconds, with a warning.
+        """
         proc = self.process
         if proc.stdin is not None:
             proc.stdin.close()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._exited), self.settings.stall)
-        except asyncio.TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await self._exited
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._stderr_task), 1.0)
+        if not await _within(self._exited, grace):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            if not await _within(self._exited, _KILL_WAIT):
+                log.warning("[gw=%s] pipes of process %d still open after SIGKILL",
+                            self.gateway, proc.pid)
+        await _within(self._stderr_task, 1.0)
 
     async def aclose(self) -> None:
         """End the channel cleanly (``END`` both ways) and wait for the gateway to exit."""
@@ -392,6 +406,14 @@ class RootChannel(Channel):
             except asyncio.TimeoutError:
                 self.abort("the gateway did not end the channel")
         await self.wait_closed()
+
+
+async def _within(future: asyncio.Future[Any], seconds: float) -> bool:
+    """Whether ``future`` is done within ``seconds`` (it is not cancelled otherwise)."""
+    if not future.done():
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(future), seconds)
+    return future.done()
 
 
 def _to_stderr(line: str) -> None:

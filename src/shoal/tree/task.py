@@ -28,7 +28,6 @@ never run twice. :meth:`TreeTask.interrupt` sends ``abort`` down the tree.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import posixpath
@@ -319,15 +318,6 @@ class _GatewayFault(Exception):
 # -- the task -------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=4)
-def _bundle_command(python: str) -> tuple[str, bytes]:
-    """The loader command and code bundle of zero-install gateways, built once a process
-    (half a second of CPU)."""
-    from shoal.tree.nexthop import bundle_command
-
-    return bundle_command(python)
-
-
 class TreeTask(AsyncTask):
     """Run commands and copies on many nodes, through the gateways of ``topology``.
 
@@ -374,7 +364,9 @@ class TreeTask(AsyncTask):
             if settings.gateway_command is not None:
                 command, payload = settings.gateway_command, b""
             else:
-                command, payload = _bundle_command(settings.python)
+                from shoal.tree.nexthop import bundle_command
+
+                command, payload = bundle_command(settings.python)
             gateways = GatewayPool(launcher or SSHGatewayLauncher(), bundle=payload,
                                    loader=command, config=self.gateway_config,
                                    settings=settings, diagnostics=diagnostics)
