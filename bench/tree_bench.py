@@ -914,6 +914,26 @@ def main() -> None:
                       SECTION_TITLE)
 
 
+#: What the tables show and why, true whatever the numbers of a run.
+NOTES = [
+    "Notes:",
+    "",
+    "- A tree adds an OpenSSH client process per target on its gateway, here on the same "
+    "2 cores (\"the processes they ran\"); flat shoal does the client side in its own "
+    "process (asyncssh). On gateways of their own that CPU would run beside the root's.",
+    "- shoal's gateways start each ssh client with a parent-death signal set in a "
+    "`preexec_fn` (`shoal/tree/workers.py:die_with_parent`): Python then forks instead of "
+    "vforking and runs Python code in the child, which is most of what shoal's gateways "
+    "spend per node beyond ClusterShell's.",
+    "- With output identical everywhere, a gateway sends one `OUT` (and one `RET`) per "
+    "flush window (`gather_delay`, 0.1 s), whatever the node count; the bytes grow with "
+    "the windows the run lasts (the OUT column: windows × gateways), not with the nodes.",
+    "- Each `shoal run --topology` builds the gateways' code bundle "
+    "(`shoal/tree/bundle.py:build_bundle`, which strips the sources' syntax trees) before "
+    "it starts a gateway: the root's fixed cost in the profile above.",
+]
+
+
 def section(args: argparse.Namespace, rows: Sequence[Row], tables: Sequence[list[str]],
             kex: dict[str, str], started: str, load_before: tuple[float, ...],
             load_after: tuple[float, ...], at: int) -> str:
@@ -993,6 +1013,8 @@ def section(args: argparse.Namespace, rows: Sequence[Row], tables: Sequence[list
         "shorter than the CPU of everything it ran divided by 2):",
         "",
         *spent,
+        "",
+        *NOTES,
         "",
         *(["Failures:", "", *failures, ""] if failures else []),
         f"Runs measured again for other load over {args.max_other_load:.0%}: {retried}.",
