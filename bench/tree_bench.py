@@ -161,7 +161,8 @@ def child_library(spec: LibraryRun) -> dict[str, Any]:
     """One ``-b``-style run (output kept per node) through ``spec.gateways`` gateways."""
     from shoal.cli.tree_run import gateway_settings
     from shoal.hosts import ConnectOptions
-    from shoal.tree import SSHGatewayLauncher, TreeSettings, TreeTask
+    from shoal.tree.driver import SSHGatewayLauncher, TreeSettings
+    from shoal.tree.task import TreeTask
     from shoal.tree.topology import gateways_topology
 
     options = ConnectOptions(ssh_config=(Path(spec.ssh_config),))
@@ -197,7 +198,7 @@ def child_library(spec: LibraryRun) -> dict[str, Any]:
 def counting_launcher(options: Any, counts: Path) -> Any:
     """A launcher that starts each gateway's ``ssh`` behind a relay counting the bytes it
     hands the root (the gateway's channel: its stdout) into ``counts/GATEWAY``."""
-    from shoal.tree import SSHGatewayLauncher
+    from shoal.tree.driver import SSHGatewayLauncher
 
     class Counting(SSHGatewayLauncher):
         def argv(self, gateway: str, command: str) -> list[str]:
@@ -734,7 +735,7 @@ def goals(rows: Sequence[Row], args: argparse.Namespace) -> list[Goal]:
         clush = [ratio(find(rows, "clush-tree" + suffix, n), find(rows, "shoal-tree" + suffix, n))
                  for n in args.nodes]
         known = [c for c in clush if c is not None]
-        measured = ", ".join(f"{n}: {fmt(c, '.2f')}×"
+        measured = ", ".join(f"{n}: {fmt(c, '.2f')}{'×' * (c is not None)}"
                              for n, c in zip(args.nodes, clush, strict=True))
         found.append(Goal(f"shoal tree ≥ 3 × faster than ClusterShell's tree{what}",
                           measured, None if len(known) != len(clush) else min(known) >= 3.0))
