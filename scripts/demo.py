@@ -60,8 +60,27 @@ def main() -> None:
     step("Count with set operations", SHOAL, "nodeset", "-c", "node[1-50]", "-x", "node[10-19]")
     step("Bad input: one line naming the expression and the column, exit status 2",
          *run, "-w", "node[1-", "true", expect_rc=2)
+    deploy(bed)
     print(f"\n{BOLD}The testbed is still up:{RESET} try `ssh -F {config} node42 uptime`;"
           f" stop it with `{BIN}/shoal testbed down`.")
+
+
+def deploy(bed: object) -> None:
+    """Deployments as Python classes: examples/deploy_shop.py on the testbed's nodes."""
+    import os
+
+    os.environ["SHOP_SSH_CONFIG"] = str(bed.ssh_config)  # type: ignore[attr-defined]
+    password = Path("/var/lib/shoal-testbed/sudo-password")
+    if password.exists():  # the testbed's sudo rule, made when it runs as root
+        os.environ["SHOP_SUDO_PASSWORD_FILE"] = str(password)
+    shop = os.path.relpath(Path(__file__).resolve().parent.parent / "examples" / "deploy_shop.py")
+    step("A deployment in sandbox mode: every command shown with its host and context,"
+         " nothing run but a syntax check", SHOAL, "deploy", shop, "--sandbox",
+         "--run", "Production.deploy", "v1")
+    step("The same deployment for real: a database backup, then every web server at once"
+         " (a ParallelNode array)", SHOAL, "deploy", shop, "--run", "Production.deploy", "v1")
+    step("Results say which host did what", SHOAL, "deploy", shop,
+         "--run", "Production.Status.uptime")
 
 
 if __name__ == "__main__":

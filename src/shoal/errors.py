@@ -27,7 +27,8 @@ traceback, and exits 2 for bad usage or input, 1 for a failure.
     └── HostError                             .node: one node failed
         ├── ConnectError                      could not reach it (refused, timeout, lost)
         │   ├── AuthError                     it refused our credentials
-        │   └── HostKeyError                  .fingerprint: unknown or changed host key
+        │   ├── HostKeyError                  .fingerprint: unknown or changed host key
+        │   └── NodeLost                      .gateway: its gateway died after sending it work
         ├── CommandTimeout (also TimeoutError) .timeout: the command outlived -u
         ├── CommandFailed                     .rc .stdout .stderr: check=True and rc != 0
         ├── CopyFailed                        .rc: a copy the node refused (it answers)
@@ -61,6 +62,7 @@ __all__ = [
     "Interrupted",
     "MessageProcessingError",
     "NoGroupSourceError",
+    "NodeLost",
     "NodeNameError",
     "NodeSetError",
     "NodeSetExternalError",
@@ -188,6 +190,22 @@ class HostKeyError(ConnectError):
     def __init__(self, node: str, fingerprint: str | None, reason: str) -> None:
         self.fingerprint = fingerprint
         super().__init__(node, reason)
+
+
+class NodeLost(ConnectError):
+    """The gateway that the node's work went through died after it took the work on.
+
+    The command may have run, or be running still: shoal never runs it twice, so the
+    node ends ``lost``. ``gateway`` names the gateway that died.
+
+    >>> err = NodeLost("node7", "gw1", "connection closed")
+    >>> (str(err), err.gateway)
+    ('node7: lost with gateway gw1: connection closed', 'gw1')
+    """
+
+    def __init__(self, node: str, gateway: str, reason: str) -> None:
+        self.gateway = gateway
+        super().__init__(node, f"lost with gateway {gateway}: {reason}")
 
 
 class CommandTimeout(HostError, TimeoutError):

@@ -51,7 +51,8 @@ def test_the_readme_shoal_conf_example_loads_as_written(tmp_path: Path) -> None:
         fanout=64, connect_timeout=10.0, command_timeout=None, color="auto",
         ssh_user="admin", ssh_options="-oPort=2222 -F /etc/shoal/ssh_config",
         node_groups="/etc/shoal/groups.conf", transport="ssh", verbosity=1,
-        node_count=True, maxrc=False, fd_max=8192, source=str(path))
+        node_count=True, maxrc=False, fd_max=8192, topology="/etc/shoal/topology.conf",
+        source=str(path))
 
 
 CLUSH_CONF = """\

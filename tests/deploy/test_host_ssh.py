@@ -135,6 +135,20 @@ def test_a_real_terminal_gets_a_remote_one_and_the_keystrokes(testbed: Testbed) 
     assert plain.run("tty", ignore_exit_status=True) == "not a tty\n"
 
 
+def test_one_terminal_serves_one_command_at_a_time(testbed: Testbed) -> None:
+    with terminal() as (_, stdin, stdout):
+        pty = Pty(stdin, stdout)
+        hosts = [node_class(testbed)(pty=pty) for _ in range(2)]
+
+        async def scenario() -> list[str]:
+            return list(await asyncio.gather(*(call(
+                h.run, "tty >/dev/null && echo terminal || echo pipes",
+                ignore_exit_status=True) for h in hosts)))
+
+        assert sorted(r.strip() for r in _loop.run(scenario())) == ["pipes", "terminal"]
+        assert pty.set_ssh_channel_size is None  # given back
+
+
 def _config_with_empty_known_hosts(testbed: Testbed, tmp_path: Path) -> tuple[Path, Path]:
     """A copy of the testbed's ssh config whose known_hosts file is empty."""
     known = tmp_path / "known_hosts"

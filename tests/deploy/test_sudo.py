@@ -15,7 +15,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from support.deploy_hosts import descendants, node_class, process_texts, read_until, terminal
@@ -29,15 +31,17 @@ from shoal.deploy.pseudo_terminal import DummyPty, Pty
 from shoal.testbed import Testbed
 from shoal.testbed import sudo as testbed_sudo
 
+T = TypeVar("T")
+
 
 @pytest.fixture
 def password(testbed: Testbed) -> str:
     return testbed_sudo.password()
 
 
-def within(seconds: float, coro: object) -> object:
+def within(seconds: float, coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the shared loop; a hang fails the test instead of stopping it."""
-    return _loop.run(asyncio.wait_for(coro, seconds))  # type: ignore[arg-type]
+    return _loop.run(asyncio.wait_for(coro, seconds))
 
 
 def test_sudo_runs_as_root_or_as_the_user_named(testbed: Testbed, password: str) -> None:

@@ -31,6 +31,9 @@ Keys (clush.conf's names, so a clush.conf can be copied over)::
     fd_max: 8192            # raise the open-files limit up to this
     max_output: 64M         # bytes of a node's output kept (-b, -L, --json); 0 = no limit
     topology: /etc/shoal/topology.conf   # tree mode: routes through gateways, as --topology
+    heartbeat: 5            # tree mode: seconds between heartbeats on each gateway's link
+    stall: 30               # tree mode: seconds of silence after which a gateway is dead
+    gather_delay: 0.1       # tree mode: seconds a gateway groups output before sending it
 
 An unknown key or a bad value is a :class:`~shoal.errors.ConfigError` naming the file and
 the line. This module reads files and nothing else.
@@ -74,6 +77,9 @@ class RunConfig:
     fd_max: int = 8192
     max_output: int | None = DEFAULT_MAX_OUTPUT
     topology: str | None = None  #: a topology file (docs/topology.md), as --topology
+    heartbeat: float = 5.0  #: tree mode: seconds between heartbeats (docs/tree.md)
+    stall: float = 30.0  #: tree mode: seconds of silence after which a gateway is dead
+    gather_delay: float = 0.1  #: tree mode: seconds a gateway groups output
     source: str | None = None  #: the file these settings were read from, if any
     #: warnings about the file, one line each (the clush settings shoal skipped)
     warnings: tuple[str, ...] = ()
@@ -117,6 +123,16 @@ def _timeout(value: str) -> float | None:
     if seconds < 0:
         raise ValueError("must be 0 (no limit) or more")
     return seconds or None
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError("not a number of seconds") from None
+    if not seconds > 0:
+        raise ValueError("must be more than 0")
+    return seconds
 
 
 def _integer(value: str) -> int:
@@ -182,6 +198,9 @@ _KEYS: dict[str, tuple[str, Any]] = {
     "fd_max": ("fd_max", _positive_int),
     "max_output": ("max_output", _size),
     "topology": ("topology", _text),
+    "heartbeat": ("heartbeat", _seconds),
+    "stall": ("stall", _seconds),
+    "gather_delay": ("gather_delay", _seconds),
 }
 
 

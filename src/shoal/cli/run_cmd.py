@@ -32,7 +32,6 @@ from shoal.cli.run_args import (
     use_groups,
 )
 from shoal.engine import AsyncTask
-from shoal.errors import UsageError
 from shoal.hosts import TRANSPORTS, make_transport, raise_nofile_limit
 from shoal.nodeset import NodeSet
 
@@ -56,21 +55,29 @@ def execute(args: RunArgs) -> int:
     config = settings(args)
     use_groups(args, config)
     nodes = select_nodes(args)
-    if tree_topology(args, config) is not None:
-        raise UsageError("tree mode (--topology, --gateways, topology in shoal.conf) cannot "
-                         "run commands yet: shoal topology show and explain read the tree")
+    topology = tree_topology(args, config)
     layout = Layout.from_args(args)
     job = make_job(args)
     display = make_display(args, config)
     for warning in config.warnings:
         display.note(f"warning: {warning}")
     raise_nofile_limit(config.fd_max)  # as clush; the engine raises it further if a run needs
-    transport = make_transport(config.transport, connect_options(args, config))
-    task = AsyncTask(nodes, transport, fanout=config.fanout,
-                     command_timeout=config.command_timeout or None,
-                     keep_connections=job is None,
-                     keep_output="until_end" if layout.json else False,
-                     max_output=config.max_output)
+    options = connect_options(args, config)
+    transport = make_transport(config.transport, options)
+    task: AsyncTask
+    if topology is not None:
+        from shoal.cli.tree_run import tree_task
+
+        task = tree_task(topology, nodes, transport, config=config, options=options,
+                         keep_connections=job is None,
+                         keep_output="until_end" if layout.json else False,
+                         layout=layout, display=display)
+    else:
+        task = AsyncTask(nodes, transport, fanout=config.fanout,
+                         command_timeout=config.command_timeout or None,
+                         keep_connections=job is None,
+                         keep_output="until_end" if layout.json else False,
+                         max_output=config.max_output)
     if job is None:
         from shoal.cli.interactive import interact
 

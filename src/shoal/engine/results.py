@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 from shoal.engine.gather import Gatherer
-from shoal.errors import CommandTimeout, HostError, InternalError, Interrupted
+from shoal.errors import CommandTimeout, HostError, InternalError, Interrupted, NodeLost
 from shoal.nodeset import NodeSet
 
 __all__ = ["NodeResult", "Status", "TaskResult"]
 
 #: How a node ended: its command ran (whatever its return code), its command ran past the
-#: timeout, the node could not be reached / was lost, the task was interrupted first, or
+#: timeout, the node could not be reached, its gateway died after taking its work on
+#: (:class:`~shoal.errors.NodeLost`: it may have run), the task was interrupted first, or
 #: shoal itself failed (a bug: :class:`~shoal.errors.InternalError`).
-Status = Literal["ok", "timeout", "unreachable", "interrupted", "internal"]
+Status = Literal["ok", "timeout", "unreachable", "lost", "interrupted", "internal"]
 
 
 @dataclass(slots=True)
@@ -54,6 +55,8 @@ class NodeResult:
             return "interrupted"
         if isinstance(self.error, InternalError):
             return "internal"
+        if isinstance(self.error, NodeLost):
+            return "lost"
         return "unreachable"
 
     @property

@@ -30,6 +30,7 @@ import shlex
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from shoal.errors import (
     AuthError,
@@ -50,6 +51,7 @@ from shoal.hosts.base import (
 )
 from shoal.hosts.copying import CopyProblem, LocalSource, LocalTarget, copy_as, name_of, os_reason
 from shoal.hosts.pipes import feed, pump
+from shoal.hosts.sshargv import FROM_CONFIG, login_args, option_args, ssh_argv
 
 __all__ = ["OpenSSHConnection", "OpenSSHTransport"]
 
@@ -82,9 +84,7 @@ class OpenSSHTransport(Transport):
 
     def ssh_args(self) -> list[str]:
         """Options for every ``ssh`` call, from :class:`ConnectOptions`."""
-        opts = self.options
-        user = ["-l", opts.user] if opts.user is not None else []
-        return self._common_args() + user + (["-p", str(opts.port)] if opts.port else [])
+        return self._common_args() + login_args(self.options.user, self.options.port)
 
     def scp_args(self) -> list[str]:
         """The same options for ``scp``, which spells user and port differently."""
@@ -94,29 +94,20 @@ class OpenSSHTransport(Transport):
 
     def _common_args(self) -> list[str]:
         opts = self.options
-        # shoal's own settings first (ssh keeps the first value), then -o, then the files
-        args = ["-o", "BatchMode=yes"]
-        if opts.accept_new_host_keys:
-            args += ["-o", "StrictHostKeyChecking=accept-new"]
-        if opts.connect_timeout is None:
-            args += ["-o", "ConnectTimeout=none"]
-        elif opts.connect_timeout is not UNSET:
-            args += ["-o", f"ConnectTimeout={max(1, round(opts.connect_timeout))}"]
-        if opts.known_hosts is not None:
-            args += ["-o", f"UserKnownHostsFile={opts.known_hosts}"]
-        for key, value in opts.options:
-            args += ["-o", f"{key}={value}"]
-        args += ["-F", self._config]
-        for identity in opts.identities:
-            args += ["-i", str(identity)]
-        return args
+        timeout: float | Literal["config"] | None = (
+            FROM_CONFIG if opts.connect_timeout is UNSET else opts.connect_timeout)
+        return option_args(opts.options, config=self._config,
+                           identities=[str(identity) for identity in opts.identities],
+                           known_hosts=None if opts.known_hosts is None else str(opts.known_hosts),
+                           accept_new_host_keys=opts.accept_new_host_keys,
+                           connect_timeout=timeout)
 
     async def connect(self, node: str) -> OpenSSHConnection:
         """Start ``node``'s master connection and wait until it is authenticated."""
         self._count += 1
         socket = os.path.join(self._sockets, str(self._count))
-        argv = [self.ssh, *self.ssh_args(), "-M", "-S", socket, "-o", "ControlPersist=yes",
-                "-f", "-N", "--", node]
+        argv = ssh_argv(self.ssh, [*self.ssh_args(), "-M", "-S", socket,
+                                   "-o", "ControlPersist=yes", "-f", "-N"], node)
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE)
@@ -151,7 +142,7 @@ class OpenSSHConnection(Connection):
         """Run ``command`` over the master connection; see :meth:`Connection.run`."""
         t = self._transport
         proc = await asyncio.create_subprocess_exec(
-            t.ssh, *t.ssh_args(), *self._mux, "--", self.node, command,
+            *ssh_argv(t.ssh, t.ssh_args() + self._mux, self.node, [command]),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE)
         assert proc.stdin and proc.stdout and proc.stderr
@@ -233,7 +224,7 @@ class OpenSSHConnection(Connection):
             return
         t = self._transport
         proc = await asyncio.create_subprocess_exec(
-            t.ssh, *t.ssh_args(), "-S", self._socket, "-O", "exit", "--", self.node,
+            *ssh_argv(t.ssh, [*t.ssh_args(), "-S", self._socket, "-O", "exit"], self.node),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL)
         await proc.wait()

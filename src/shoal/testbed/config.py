@@ -81,7 +81,7 @@ def check_path(directory: Path) -> str | None:
 
 
 def sshd_config(directory: Path, port: int, user: str, *, penalties_option: bool,
-                keys_command: str | None = None) -> str:
+                keys_command: str | None = None, allow_from: tuple[str, ...] = ()) -> str:
     """The ``sshd_config`` of a testbed: loopback only, public keys only, sized for fan-out.
 
     :param penalties_option: whether this sshd knows ``PerSourcePenalties`` (OpenSSH 9.8
@@ -91,7 +91,14 @@ def sshd_config(directory: Path, port: int, user: str, *, penalties_option: bool
         it as that user). Else the ``cat`` program that a root sshd runs as root
         (``AuthorizedKeysCommand``) to read it in their stead: one process more per
         login, about 3 ms of CPU.
+    :param allow_from: when given, ``user`` may log in from these loopback addresses only
+        (``AllowUsers user@127.0.0.2``): a partition that only clients binding one of them
+        (ssh ``BindAddress``, such as a tree's gateways) can reach.
 
+    >>> text = sshd_config(Path("/t"), 2222, "u", penalties_option=False,
+    ...                    allow_from=("127.0.0.2",))
+    >>> [line for line in text.splitlines() if line.startswith("AllowUsers")]
+    ['AllowUsers u@127.0.0.2']
     >>> text = sshd_config(Path("/t"), 2222, "shoal-test", penalties_option=False)
     >>> [line for line in text.splitlines() if line.startswith("AuthorizedKeys")]
     ['AuthorizedKeysFile /t/authorized_keys']
@@ -102,6 +109,7 @@ def sshd_config(directory: Path, port: int, user: str, *, penalties_option: bool
 'AuthorizedKeysCommandUser root']
     """
     penalties = "PerSourcePenalties no\n" if penalties_option else ""
+    allowed = " ".join(f"{user}@{address}" for address in allow_from) or user
     if keys_command is None:
         keys = f"AuthorizedKeysFile {directory}/{AUTHORIZED_KEYS}\n"
     else:
@@ -115,7 +123,7 @@ HostKey {directory}/{HOST_KEY}
 PidFile {directory}/{PID_FILE}
 # The directory may live under /tmp: no ownership or mode checks.
 {keys}StrictModes no
-AllowUsers {user}
+AllowUsers {allowed}
 AuthenticationMethods publickey
 PubkeyAuthentication yes
 PasswordAuthentication no

@@ -126,6 +126,7 @@ def start(
     port: int | None = None,
     detach: bool = False,
     sshd: str | None = None,
+    allow_from: tuple[str, ...] = (),
 ) -> Testbed:
     """Start a loopback sshd behind ``nodes`` node aliases and ``gateways`` gateway aliases.
 
@@ -144,6 +145,9 @@ def start(
     :param port: the loopback port to listen on; by default a free one.
     :param detach: let sshd outlive this process (``shoal testbed up``).
     :param sshd: the sshd program to run (default: ``sshd``, from /usr/sbin or ``PATH``).
+    :param allow_from: loopback addresses logins must come from (default: any): a
+        partition that only clients binding one of them can reach
+        (:func:`shoal.testbed.config.sshd_config`).
     :raises TestbedError: sshd or ssh-keygen is missing, the directory or the account
         cannot be used, a testbed already runs in the directory, or sshd fails to start;
         the message ends with the first line sshd logged.
@@ -156,7 +160,8 @@ def start(
     account = login_user(user)
     path, made = _prepare_directory(directory)
     try:
-        bed = _start_in(path, made, binary, keygen, account, nodes, gateways, port, detach)
+        bed = _start_in(path, made, binary, keygen, account, nodes, gateways, port, detach,
+                        allow_from)
     except BaseException:
         _remove_files(path, made)
         raise
@@ -218,13 +223,15 @@ def running(
     directory: Path | str | None = None,
     user: str | None = None,
     sshd: str | None = None,
+    allow_from: tuple[str, ...] = (),
 ) -> Iterator[Testbed]:
     """A testbed for the duration of a ``with`` block (see :func:`start`)::
 
         with running(nodes=3) as bed:
             subprocess.run(bed.ssh_command("node3", "true"), check=True)
     """
-    bed = start(directory, nodes=nodes, gateways=gateways, user=user, sshd=sshd)
+    bed = start(directory, nodes=nodes, gateways=gateways, user=user, sshd=sshd,
+                allow_from=allow_from)
     try:
         yield bed
     finally:
@@ -297,7 +304,8 @@ def _keygen(keygen: str, path: Path, comment: str) -> str:
 
 
 def _start_in(path: Path, made: bool, binary: str, keygen: str, account: pwd.struct_passwd,
-              nodes: int, gateways: int, port: int | None, detach: bool) -> Testbed:
+              nodes: int, gateways: int, port: int | None, detach: bool,
+              allow_from: tuple[str, ...] = ()) -> Testbed:
     """Write the keys and configuration into ``path`` and run sshd until it listens."""
     user = account.pw_name
     host_key = _keygen(keygen, path / cf.HOST_KEY, "shoal-testbed host")
@@ -321,7 +329,8 @@ def _start_in(path: Path, made: bool, binary: str, keygen: str, account: pwd.str
         chosen = port if port is not None else _free_port()
         _write(path / cf.SSHD_CONFIG, cf.sshd_config(path, chosen, user,
                                                      penalties_option=penalties,
-                                                     keys_command=keys_command))
+                                                     keys_command=keys_command,
+                                                     allow_from=allow_from))
         _write(path / cf.SSH_CONFIG, cf.ssh_config(path, chosen, user))
         _write(path / cf.KNOWN_HOSTS, cf.known_hosts(chosen, host_key))
         proc = _launch(binary, path, detach)

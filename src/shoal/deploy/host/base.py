@@ -15,7 +15,10 @@ terminal behind the pty, the command gets a remote terminal of the same size and
 keystrokes; otherwise it has no terminal, its stdout is kept and its stderr shown
 (python-deployer dropped it). ``use_sudo`` answers sudo's prompt on the channel
 (:mod:`shoal.deploy.host.exchange`). ``sandbox`` prints what would run and only checks
-its syntax on the host with ``sh -n``.
+its syntax on the host with ``sh -n``, as the login user (no sudo, no password sent);
+what only reads stays real in a sandbox (``exists``, ``stat``, ``listdir``, ``open`` for
+reading without sudo), while nothing is written (``open`` for writing, ``put_file``,
+``get_file``).
 
 Imports nothing from shoal but the deployment's own modules, :mod:`shoal.errors` and
 :mod:`shoal.hosts`.
@@ -298,10 +301,7 @@ class Host(abc.ABC):
                 if status and not ignore_exit_status:
                     raise ExecCommandFailed(shown, self, use_sudo, status, errors)
                 return NOT_SURE_IN_SANDBOX
-            terminal = None
-            if interactive and pty is not None and pty.is_terminal():
-                rows, columns = pty.get_size()
-                terminal = Terminal(term or os.environ.get("TERM", "xterm"), columns, rows)
+            terminal = self._terminal() if interactive and pty is not None else None
             plan = sudo_plan(user) if use_sudo else None
             exchange = Exchange(self.slug, pty, entry,
                                 show_stdout=interactive, terminal=terminal is not None,
@@ -322,19 +322,38 @@ class Host(abc.ABC):
 
     async def _converse(self, line: str, exchange: Exchange,
                         terminal: Terminal | None) -> tuple[int, str]:
-        """Run ``line`` with ``exchange`` as its sinks until it ends; status and stdout."""
-        process, link = await self._start(line, exchange, terminal)
-        exchange.attach(process)
+        """Run ``line`` with ``exchange`` as its sinks until it ends; status and stdout.
+
+        ``terminal``, from :meth:`_terminal`, is given back to the pty at the end.
+        """
         try:
-            with self._keystrokes(process) if terminal is not None else contextlib.nullcontext():
-                status = await process.wait()
-        except ConnectError as exc:
-            connections.forget(type(self), link)
-            raise ConnectionFailedException(str(exc)) from exc
-        except BaseException:
-            process.stop()
-            raise
+            process, link = await self._start(line, exchange, terminal)
+            exchange.attach(process)
+            try:
+                with (self._keystrokes(process) if terminal is not None
+                      else contextlib.nullcontext()):
+                    status = await process.wait()
+            except ConnectError as exc:
+                connections.forget(type(self), link)
+                raise ConnectionFailedException(str(exc)) from exc
+            except BaseException:
+                process.stop()
+                raise
+        finally:
+            if terminal is not None:
+                self.pty.set_ssh_channel_size = None
         return status, exchange.finish()
+
+    def _terminal(self) -> Terminal | None:
+        """The remote terminal to give a command: one like the pty's when the pty is a real
+        terminal that no other command is using at the moment (it is taken until
+        :meth:`_converse` ends: the others run without)."""
+        if not self.pty.is_terminal() or self.pty.set_ssh_channel_size is not None:
+            return None
+        self.pty.set_ssh_channel_size = _taken
+        rows, columns = self.pty.get_size()
+        return Terminal(self.pty.get_term_var() or os.environ.get("TERM", "xterm"), columns,
+                        rows)
 
     @contextlib.contextmanager
     def _keystrokes(self, process: Process) -> Iterator[None]:
@@ -363,7 +382,7 @@ class Host(abc.ABC):
         try:
             yield
         finally:
-            self.pty.set_ssh_channel_size = None
+            self.pty.set_ssh_channel_size = _taken
             loop.remove_reader(fd)
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
@@ -387,11 +406,7 @@ class Host(abc.ABC):
             self.pty.write_line(self.slug, "Interactive shell is not available in sandbox mode.")
             return None
         line = f"exec {command}" if command else 'exec "${SHELL:-/bin/sh}" -l'
-        terminal = None
-        if self.pty.is_terminal():
-            rows, columns = self.pty.get_size()
-            terminal = Terminal(self.pty.get_term_var() or os.environ.get("TERM", "xterm"),
-                                columns, rows)
+        terminal = self._terminal()
         with self.logger.log_run(self, command=command, sandboxing=sandbox, interactive=True,
                                  shell=True) as entry:
             exchange = Exchange(self.slug, self.pty, entry, terminal=terminal is not None,
@@ -711,6 +726,10 @@ class Host(abc.ABC):
         """See :meth:`get_file_async`."""
         wait(self.get_file_async(remote_path, local_path, use_sudo, sandbox),
              "Host.get_file_async")
+
+
+def _taken() -> None:
+    """What a pty's ``set_ssh_channel_size`` is while a command is about to use it."""
 
 
 #: Run under sudo as ``sh -c SCRIPT sh PATH`` with the content on stdin: written beside

@@ -1,0 +1,208 @@
+"""Gateways that fail never hang a run nor stop it, and every node ends with a status.
+
+A gateway that never takes its targets on (it refuses the login, has no Python, prints
+garbage) hands them to a live sibling, or fails them with its reason; one that dies or
+stalls once it did leaves them ``lost``: they may have run, and never run twice.
+Processes are found by the pids they wrote, never by name: targets run locally on the
+gateway (``transport: local``) write their parent's pid, which is the gateway's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.gates import Gate, Signal
+from support.treebed import (
+    DEADLINE,
+    ReplacedLauncher,
+    TreeBed,
+    kill,
+    one_level,
+    read_pids,
+    routes,
+    wait_gone,
+)
+
+from shoal.engine import Failed, TaskResult
+from shoal.errors import NodeLost
+from shoal.tree.driver import TreeSettings
+from shoal.tree.task import TreeTask
+
+NODES = "node[1-10]"
+#: gw1 and gw2 share the nodes: gw1 carries node[1-5], gw2 node[6-10]
+SHARED = "gw1,gw2"
+
+
+def _run(task: TreeTask, command: str) -> TaskResult:
+    async def run() -> TaskResult:
+        async with task:
+            return await asyncio.wait_for(task.run(command), DEADLINE)
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("broken, replacement, said", [
+    pytest.param("gwdeny1", None, "Permission denied", id="refused-login"),
+    pytest.param("gw1", "exec nosuchpython3 -c pass", "nosuchpython3: not found",
+                 id="no-python"),
+    pytest.param("gw1", "printf 'garbage <<<\\n\\0\\377'; cat >/dev/null", "not well-formed",
+                 id="garbage"),
+])
+def test_a_gateway_that_never_comes_up_hands_its_targets_to_its_sibling(
+        treebed: TreeBed, broken: str, replacement: str | None, said: str) -> None:
+    lines: list[str] = []
+    launcher = ReplacedLauncher(treebed.options, {broken: replacement} if replacement else {})
+    task = treebed.tree(NODES, one_level(f"{broken},gw2"), launcher=launcher,
+                        diagnostics=lines.append)
+    result = _run(task, "echo ok")
+    assert result.ok and {r.stdout for r in result.values()} == {b"ok\n"}
+    if said != "not well-formed":  # garbage is not a line of the gateway's stderr
+        assert any(line.startswith(f"{broken}: ") and said in line for line in lines), lines
+
+
+@pytest.mark.parametrize("broken, replacement, said", [
+    pytest.param("gwdeny1", None, "Permission denied (publickey)", id="refused-login"),
+    pytest.param("gw1", "exec nosuchpython3 -c pass", "nosuchpython3: not found",
+                 id="no-python"),
+    pytest.param("gw1", "printf 'garbage <<<\\n'; cat >/dev/null", "not well-formed XML",
+                 id="garbage"),
+])
+def test_a_gateway_alone_that_never_comes_up_fails_its_targets_with_its_reason(
+        treebed: TreeBed, broken: str, replacement: str | None, said: str) -> None:
+    launcher = ReplacedLauncher(treebed.options, {broken: replacement} if replacement else {})
+    task = treebed.tree(NODES, one_level(broken), launcher=launcher, diagnostics=[].append)
+    result = _run(task, "echo ok")
+    assert str(result.nodes("unreachable")) == NODES
+    reasons = {r.error.reason for r in result.values() if r.error is not None}
+    assert len(reasons) == 1
+    reason = reasons.pop()
+    assert reason.startswith(f"gateway {broken}: ") and said in reason, reason
+
+
+def _blocked(treebed: TreeBed, folder: Path, gate: Gate, started: Signal) -> str:
+    """A command that records its pid and its parent's (the gateway's, locally), says it
+    started, waits at the gate, then records that it ran to its end."""
+    return (f"echo $$ > {folder}/$SHOAL_NODE.pid; echo $PPID > {folder}/$SHOAL_NODE.ppid; "
+            f"{started.command}; {gate.command}; echo $SHOAL_NODE >> {folder}/ran; echo done")
+
+
+@pytest.fixture
+def blocked(treebed: TreeBed, shared_tmp_path: Path,
+            ) -> Iterator[tuple[Path, Gate, Signal, str]]:
+    folder = shared_tmp_path / "pids"
+    folder.mkdir()
+    folder.chmod(0o777)
+    gate, started = Gate(shared_tmp_path), Signal(shared_tmp_path)
+    yield folder, gate, started, _blocked(treebed, folder, gate, started)
+    gate.open()
+    started.close()
+
+
+def _local(treebed: TreeBed, **changes: Any) -> TreeSettings:
+    """Settings of a tree whose gateways run their targets here, as their children."""
+    return treebed.settings(gateway_settings={"transport": "local"}, **changes)
+
+
+@pytest.mark.parametrize("how", [pytest.param(signal.SIGKILL, id="kill-9"),
+                                 pytest.param(signal.SIGSTOP, id="kill-STOP")])
+def test_a_gateway_that_dies_or_stalls_mid_run_leaves_its_nodes_lost_never_run_twice(
+        treebed: TreeBed, blocked: tuple[Path, Gate, Signal, str],
+        how: signal.Signals) -> None:
+    folder, gate, started, command = blocked
+    failed: set[str] = set()
+    gw1_done = asyncio.Event()
+
+    def on(event: object) -> None:
+        if isinstance(event, Failed):
+            failed.add(event.node)
+            if failed >= {f"node{i}" for i in range(1, 6)}:
+                gw1_done.set()
+
+    task = treebed.tree(NODES, one_level(SHARED), diagnostics=[].append, handlers=[on],
+                        settings=_local(treebed, heartbeat=0.5, stall=6.0))
+
+    async def scenario() -> tuple[TaskResult, TaskResult]:
+        async with task:
+            running = asyncio.ensure_future(task.run(command))
+            assert await asyncio.to_thread(started.wait, 10, DEADLINE)
+            gateway = read_pids(folder, "ppid")["node1"]
+            assert read_pids(folder, "ppid")["node6"] != gateway  # node6 is gw2's
+            kill(gateway, how)
+            try:
+                # gw1's nodes end lost while they still wait at the gate
+                await asyncio.wait_for(gw1_done.wait(), DEADLINE)
+            finally:
+                kill(gateway, signal.SIGCONT)  # a stopped gateway now sees its root gone
+            # a stopped gw1, continued, sees its root gone: it ends its targets and exits;
+            # a killed one leaves its local targets to end by themselves (the gate)
+            pids = read_pids(folder, "pid")
+            mine = [pids[f"node{i}"] for i in range(1, 6)] if how == signal.SIGSTOP else []
+            assert await asyncio.to_thread(wait_gone, [gateway, *mine]) == []
+            gate.open()
+            first = await asyncio.wait_for(running, DEADLINE)
+            again = await asyncio.wait_for(task.run("echo again"), DEADLINE)
+            return first, again
+
+    first, again = asyncio.run(asyncio.wait_for(scenario(), 3 * DEADLINE))
+    assert str(first.nodes("lost")) == "node[1-5]"
+    assert str(first.nodes("ok")) == "node[6-10]"
+    error = first["node1"].error
+    assert isinstance(error, NodeLost) and error.gateway == "gw1"
+    if how == signal.SIGSTOP:
+        assert error.reason == "lost with gateway gw1: no data from the peer for 6s"
+    ran = (folder / "ran").read_text().split()
+    assert len(ran) == len(set(ran))  # none twice
+    gw2s = {f"node{i}" for i in range(6, 11)}
+    if how == signal.SIGSTOP:
+        assert set(ran) == gw2s  # gw1 ended its own before they went on
+    else:
+        assert set(ran) >= gw2s
+    assert again.ok  # gw1 started afresh
+
+
+def test_interrupt_sends_abort_down_the_tree_and_leaves_no_process_behind(
+        treebed: TreeBed, blocked: tuple[Path, Gate, Signal, str]) -> None:
+    folder, _, started, command = blocked
+    # three levels; the last runs its targets itself, as its own children, so that their
+    # pids say whom the abort reached (a target behind ssh has no way to be signalled:
+    # the ssh client dies, the remote command may not)
+    topology = routes("admin: gw[1-2]\ngw1: gw3\ngw3: node[1-5]\ngw2: node[6-10]\n")
+    task = treebed.tree(NODES, topology, settings=_local(treebed))
+
+    async def scenario() -> TaskResult:
+        async with task:
+            running = asyncio.ensure_future(task.run(command))
+            assert await asyncio.to_thread(started.wait, 10, DEADLINE)
+            task.interrupt()
+            return await asyncio.wait_for(running, DEADLINE)
+
+    result = asyncio.run(scenario())
+    assert str(result.nodes("interrupted")) == NODES
+    pids = read_pids(folder, "pid")
+    assert len(pids) == 10 and wait_gone(list(pids.values())) == []
+    assert not (folder / "ran").exists()
+
+
+def test_a_gateway_whose_root_link_dies_ends_its_targets(
+        treebed: TreeBed, blocked: tuple[Path, Gate, Signal, str]) -> None:
+    folder, _, started, command = blocked
+    task = treebed.tree(NODES, one_level("gw1"), settings=_local(treebed))
+
+    async def scenario() -> TaskResult:
+        async with task:
+            running = asyncio.ensure_future(task.run(command))
+            assert await asyncio.to_thread(started.wait, 10, DEADLINE)
+            (channel,) = task.gateways.channels()
+            kill(channel.process.pid, signal.SIGKILL)  # the ssh we started to gw1
+            return await asyncio.wait_for(running, DEADLINE)
+
+    result = asyncio.run(scenario())
+    assert str(result.nodes("lost")) == NODES
+    gateway = read_pids(folder, "ppid")["node1"]
+    assert wait_gone([gateway, *read_pids(folder, "pid").values()]) == []
+    assert not (folder / "ran").exists()
