@@ -90,7 +90,7 @@ def test_a_failed_action_exits_1_and_names_each_failed_host(script: Path) -> Non
     for slug in ("web1", "web2"):
         assert (f"Site.Web[{slug}]: {slug}: command exited with status 1: "
                 f"echo failing on {slug} && false") in lines
-        assert f"failing on {slug}" in lines  # the command's output, on stderr too
+        assert f"{slug}: failing on {slug}" in lines  # its output, on stderr, labelled
     outcome = shoal("deploy", str(script), "--non-interactive", "--on-failure", "skip",
                     "--run", "Web.fail")
     assert outcome.status == 0

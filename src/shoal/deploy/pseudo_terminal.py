@@ -117,6 +117,25 @@ class Pty:
         self.stdout.flush()
 
 
+class LabelledPty(Pty):
+    """A :class:`Pty` that labels each output line with its host, as ``shoal run`` does.
+
+    What ``shoal deploy --run`` and ``start()`` use: the hosts of an array speak at
+    once, and bare lines (python-deployer's way) would not say whose they are.
+
+    >>> import io
+    >>> pty = LabelledPty(stdout=io.StringIO())
+    >>> pty.write_line("web1", "ready")
+    >>> pty.write_line("web2", "disk full", "stderr")
+    >>> print(pty.stdout.getvalue(), end="")
+    web1: ready
+    web2: [stderr] disk full
+    """
+
+    def write_line(self, host: str, line: str, stream: str = "stdout") -> None:
+        super().write_line(host, f"{host}: {'[stderr] ' if stream == 'stderr' else ''}{line}")
+
+
 class DummyPty(Pty):
     """A :class:`Pty` with no terminal: it reads ``input_data`` and keeps its output.
 
