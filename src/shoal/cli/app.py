@@ -22,6 +22,7 @@ from shoal.errors import (
 #: subcommand name -> (module, attribute, one-line help); modules load on use.
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "copy": ("shoal.cli.run_cmd", "copy", "Copy files to or from many nodes (shoal run --copy)."),
+    "deploy": ("shoal.cli.deploy_cmd", "deploy", "Run an action of a deployment script."),
     "nodeset": ("shoal.cli.nodeset_cmd", "nodeset", "Fold, expand, count and combine node sets."),
     "run": ("shoal.cli.run_cmd", "run", "Run a command on many nodes at once, like clush."),
     "testbed": ("shoal.testbed.command", "testbed", "Run a loopback sshd with N node aliases."),

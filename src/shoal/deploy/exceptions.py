@@ -9,6 +9,7 @@ __all__ = [
     "ConnectionFailedException",
     "DeployerException",
     "ExecCommandFailed",
+    "ParallelActionException",
     "QueryException",
 ]
 
@@ -41,7 +42,10 @@ class QueryException(DeployerException):
         self.attr_name = attr_name
         self.query = query
         self.inner_exception = inner_exception
-        super().__init__(f"{node!r}.{attr_name}: query {query!r} failed: {inner_exception}")
+        filename, line = getattr(query, "_filename", None), getattr(query, "_line", None)
+        where = f" ({filename}, line {line})" if filename else ""
+        error = f"{type(inner_exception).__name__}: {inner_exception}"
+        super().__init__(f"{node!r}.{attr_name} = {query!r}{where}: {error}")
 
 
 class ActionException(DeployerException):
@@ -55,3 +59,25 @@ class ActionException(DeployerException):
 
 class ConnectionFailedException(DeployerException):
     """The connection to a host could not be opened."""
+
+
+class ParallelActionException(ActionException):
+    """An action failed in some isolations of a ParallelNode array.
+
+    The other isolations ran to their end first. ``failures`` maps each failed isolation
+    (its ``Env``) to its :class:`ActionException`; ``result`` holds what the others
+    returned (a ``ParallelActionResult``). ``inner_exception`` and ``traceback`` are the
+    first failure's, as python-deployer re-raised the first error.
+    """
+
+    def __init__(self, failures: dict[Any, ActionException], result: Any,
+                 total: int) -> None:
+        first = next(iter(failures.values()))
+        super().__init__(first.inner_exception, first.traceback)
+        self.failures = failures
+        self.result = result
+        where = "; ".join(f"{isolation!r}: {error}" for isolation, error in failures.items())
+        self.args = (f"{len(failures)} of {total} isolations failed: {where}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])

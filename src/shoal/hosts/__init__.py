@@ -13,7 +13,10 @@ from shoal.hosts.base import (
     UNSET,
     Connection,
     ConnectOptions,
+    FileStat,
     OutputSink,
+    Process,
+    Terminal,
     Transport,
     Unset,
 )
@@ -27,6 +30,10 @@ __all__ = [
     "Connection",
     "OutputSink",
     "Transport",
+    # talking to a running command, reading file attributes
+    "FileStat",
+    "Process",
+    "Terminal",
     # settings not given
     "DEFAULT_CONNECT_TIMEOUT",
     "UNSET",

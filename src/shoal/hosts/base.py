@@ -30,8 +30,8 @@ from typing import Final
 
 from shoal.errors import UsageError
 
-__all__ = ["DEFAULT_CONNECT_TIMEOUT", "UNSET", "Connection", "ConnectOptions", "OutputSink",
-           "Transport", "Unset"]
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "UNSET", "Connection", "ConnectOptions", "FileStat",
+           "OutputSink", "Process", "Terminal", "Transport", "Unset"]
 
 #: Receives one chunk of raw output bytes, in order, as it arrives.
 OutputSink = Callable[[bytes], None]
@@ -176,6 +176,59 @@ def _port(text: str, value: str) -> int:
     return int(value)
 
 
+@dataclass(frozen=True)
+class Terminal:
+    """A pseudo-terminal to run a command in: its type (``TERM``) and size."""
+
+    term: str = "xterm"
+    columns: int = 80
+    rows: int = 24
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """What a node says about one of its files, named as :func:`os.stat` names it."""
+
+    st_mode: int
+    st_size: int
+    st_uid: int
+    st_gid: int
+    st_atime: float
+    st_mtime: float
+
+
+class Process(abc.ABC):
+    """A command started with :meth:`Connection.start`, talked to while it runs.
+
+    Its output goes to the sinks given to ``start`` as it arrives; nothing is written to
+    its stdin but what :meth:`write` sends, until :meth:`write_eof`.
+    """
+
+    @abc.abstractmethod
+    def write(self, data: bytes) -> None:
+        """Send ``data`` to the command's stdin (or terminal); ignored once it has ended."""
+
+    @abc.abstractmethod
+    def write_eof(self) -> None:
+        """Close the command's stdin (without a terminal; with one, send Ctrl-D yourself)."""
+
+    @abc.abstractmethod
+    def resize(self, columns: int, rows: int) -> None:
+        """Tell the command's terminal its new size (no-op without a terminal)."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Kill the command and drop its channel; :meth:`wait` returns soon after."""
+
+    @abc.abstractmethod
+    async def wait(self) -> int:
+        """Wait until the command has ended and its output is delivered; its exit status.
+
+        A command killed by a signal returns 128 + the signal number.
+        :raises ~shoal.errors.ConnectError: the link dropped first.
+        """
+
+
 class Connection(abc.ABC):
     """An open link to one node, reused for all its commands and copies."""
 
@@ -222,6 +275,38 @@ class Connection(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Close the link; safe to call twice."""
+
+    async def start(self, command: str, *, stdout: OutputSink, stderr: OutputSink,
+                    terminal: Terminal | None = None) -> Process:
+        """Start ``command`` through the node's shell and return at once, to talk to it.
+
+        With ``terminal`` it runs in a pseudo-terminal of that type and size, where its
+        stderr comes merged into ``stdout``; without, it has pipes. For commands that need
+        input as they run (a password prompt, keystrokes); :meth:`run` does the rest.
+
+        :raises UsageError: this transport cannot (the default).
+        :raises ~shoal.errors.ConnectError: the link is gone.
+        """
+        raise UsageError(f"the {type(self).__name__} transport cannot start interactive "
+                         "commands")
+
+    async def stat(self, path: str, *, follow_symlinks: bool = True) -> FileStat:
+        """What the node says about ``path`` (a symlink's target unless ``follow_symlinks``).
+
+        :raises OSError: the node refused: :class:`FileNotFoundError`,
+            :class:`PermissionError`, :class:`NotADirectoryError`…, with ``filename``.
+        :raises UsageError: this transport cannot read file attributes (the default).
+        :raises ~shoal.errors.ConnectError: the link is gone.
+        """
+        raise UsageError(f"the {type(self).__name__} transport cannot read file attributes")
+
+    async def listdir(self, path: str) -> list[tuple[str, FileStat]]:
+        """The names in the directory ``path`` (not ``.``, ``..``) with their ``lstat``.
+
+        Names the node holds in another encoding than UTF-8 come with surrogate escapes
+        (``os.fsdecode``). Raises as :meth:`stat`.
+        """
+        raise UsageError(f"the {type(self).__name__} transport cannot list directories")
 
 
 class Transport(abc.ABC):

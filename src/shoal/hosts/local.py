@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import signal
-from typing import TYPE_CHECKING
+import struct
+import termios
+from typing import TYPE_CHECKING, Any
 
 from shoal.errors import CommandTimeout, ConnectError, CopyFailed
-from shoal.hosts.base import Connection, OutputSink, Transport
+from shoal.hosts.base import Connection, FileStat, OutputSink, Process, Terminal, Transport
 from shoal.hosts.copying import CopyProblem, LocalSource, LocalTarget, copy_as, copy_into, name_of
 from shoal.hosts.pipes import feed, pump
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Coroutine
     from pathlib import Path
 
 __all__ = ["LocalConnection", "LocalTransport"]
@@ -78,6 +81,34 @@ class LocalConnection(Connection):
         rc = proc.returncode if proc.returncode is not None else 255
         return 128 - rc if rc < 0 else rc
 
+    async def start(self, command: str, *, stdout: OutputSink, stderr: OutputSink,
+                    terminal: Terminal | None = None) -> Process:
+        """Start ``command`` with ``/bin/sh -c``; see :meth:`Connection.start`.
+
+        With ``terminal``, the shell runs in a new pseudo-terminal that is its
+        controlling terminal, in a session of its own.
+        """
+        env = {**os.environ, "SHOAL_NODE": self.node}
+        if terminal is None:
+            try:
+                proc = await asyncio.create_subprocess_shell(
+                    command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE, start_new_session=True, env=env)
+            except OSError as exc:
+                raise ConnectError(self.node, f"cannot start a shell: {exc.strerror}") from exc
+            assert proc.stdout and proc.stderr
+            return _PipedProcess(proc, [pump(proc.stdout, stdout), pump(proc.stderr, stderr)])
+        return await _TerminalProcess.spawn(self.node, command, env, terminal, stdout)
+
+    async def stat(self, path: str, *, follow_symlinks: bool = True) -> FileStat:
+        """``os.stat`` (or ``os.lstat``) of ``path``; see :meth:`Connection.stat`."""
+        return _file_stat(os.stat(path, follow_symlinks=follow_symlinks))
+
+    async def listdir(self, path: str) -> list[tuple[str, FileStat]]:
+        """The directory ``path``, with each entry's ``lstat``; see :meth:`Connection.listdir`."""
+        with os.scandir(path) as entries:
+            return [(e.name, _file_stat(e.stat(follow_symlinks=False))) for e in entries]
+
     async def put(self, local: Path, remote: str, *, preserve: bool = False,
                   into: bool = False) -> None:
         """Copy ``local`` to the path ``remote`` on this machine; see :meth:`Connection.put`."""
@@ -101,6 +132,110 @@ class LocalConnection(Connection):
         """Nothing to close."""
 
 
+
+
+def _file_stat(st: os.stat_result) -> FileStat:
+    return FileStat(st.st_mode, st.st_size, st.st_uid, st.st_gid, st.st_atime, st.st_mtime)
+
+
+class _PipedProcess(Process):
+    """A local shell with pipes for stdin, stdout and stderr."""
+
+    def __init__(self, proc: asyncio.subprocess.Process,
+                 pumps: list[Coroutine[Any, Any, None]]) -> None:
+        self._proc = proc
+        self._pumps = asyncio.gather(*pumps)
+
+    def write(self, data: bytes) -> None:
+        stdin = self._proc.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.write(data)
+
+    def write_eof(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+
+    def resize(self, columns: int, rows: int) -> None:
+        """No terminal: nothing to tell."""
+
+    def stop(self) -> None:
+        _kill(self._proc)
+
+    async def wait(self) -> int:
+        await asyncio.shield(self._pumps)
+        rc = await self._proc.wait()
+        return 128 - rc if rc < 0 else rc
+
+
+class _TerminalProcess(Process):
+    """A local shell whose stdin, stdout and stderr are a new pseudo-terminal."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, master: int,
+                 output: OutputSink) -> None:
+        self._proc = proc
+        self._master = master
+        self._output = output
+        self._drained: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().add_reader(master, self._read)
+
+    @classmethod
+    async def spawn(cls, node: str, command: str, env: dict[str, str], terminal: Terminal,
+                    output: OutputSink) -> _TerminalProcess:
+        """Open a pseudo-terminal of ``terminal``'s size and start the shell on it."""
+        master, slave = os.openpty()
+        try:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ,
+                        struct.pack("HHHH", terminal.rows, terminal.columns, 0, 0))
+            os.set_blocking(master, False)
+            proc = await asyncio.create_subprocess_shell(
+                command, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                env={**env, "TERM": terminal.term}, preexec_fn=_take_terminal)
+        except OSError as exc:
+            os.close(master)
+            raise ConnectError(node, f"cannot start a shell: {exc.strerror}") from exc
+        finally:
+            os.close(slave)
+        return cls(proc, master, output)
+
+    def _read(self) -> None:
+        try:
+            data = os.read(self._master, 65536)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO: every process holding the terminal has closed it
+            data = b""
+        if data:
+            self._output(data)
+            return
+        asyncio.get_running_loop().remove_reader(self._master)
+        os.close(self._master)
+        self._master = -1
+        self._drained.set_result(None)
+
+    def write(self, data: bytes) -> None:
+        if self._master >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._master, data)
+
+    def write_eof(self) -> None:
+        self.write(b"\x04")
+
+    def resize(self, columns: int, rows: int) -> None:
+        if self._master >= 0:
+            fcntl.ioctl(self._master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+    def stop(self) -> None:
+        _kill(self._proc)
+
+    async def wait(self) -> int:
+        await asyncio.shield(self._drained)
+        rc = await self._proc.wait()
+        return 128 - rc if rc < 0 else rc
+
+
+def _take_terminal() -> None:
+    """In the child, after ``setsid``: make its stdin, the new terminal, its controlling one."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:

@@ -4,7 +4,9 @@ The SFTP client must be started with ``path_encoding=None``: paths and the names
 listing stay bytes, as the node has them. A refusal the server reports (a status reply)
 becomes a :class:`~shoal.hosts.copying.CopyProblem` with a plain reason; OpenSSH's
 server says only "Failure" for a full disk or a read-only file system, so the file
-system is asked which. A lost link raises asyncssh's own error, for the transport.
+system is asked which; :func:`file_stat` and :func:`list_directory`, for callers that read
+a node's files directly, raise an ``OSError`` with its errno instead. A lost link raises
+asyncssh's own error, for the transport.
 
 Only :mod:`shoal.hosts.ssh` imports this module.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import stat
 from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator
@@ -20,9 +23,10 @@ from typing import Literal, TypeVar, cast
 
 import asyncssh
 
+from shoal.hosts.base import FileStat
 from shoal.hosts.copying import CHUNK, CopyProblem, Kind, Meta, Source, Target, Writer, kind_of
 
-__all__ = ["SFTPSource", "SFTPTarget"]
+__all__ = ["SFTPSource", "SFTPTarget", "file_stat", "list_directory"]
 
 T = TypeVar("T")
 
@@ -56,6 +60,51 @@ def _meta(attrs: asyncssh.SFTPAttrs) -> Meta:
         return Meta("other")
     return Meta(kind_of(mode), stat.S_IMODE(mode) & 0o777, float(attrs.atime or 0),
                 float(attrs.mtime or 0))
+
+
+#: The ``OSError`` each refusal becomes where a caller reads a node's files directly.
+_ERRNOS: tuple[tuple[type[asyncssh.SFTPError], int], ...] = (
+    (asyncssh.SFTPNoSuchFile, errno.ENOENT),
+    (asyncssh.SFTPNoSuchPath, errno.ENOENT),
+    (asyncssh.SFTPPermissionDenied, errno.EACCES),
+    (asyncssh.SFTPNotADirectory, errno.ENOTDIR),
+    (asyncssh.SFTPFileIsADirectory, errno.EISDIR),
+)
+
+
+def _file_stat(attrs: asyncssh.SFTPAttrs) -> FileStat:
+    return FileStat(attrs.permissions or 0, attrs.size or 0, attrs.uid or 0, attrs.gid or 0,
+                    float(attrs.atime or 0), float(attrs.mtime or 0))
+
+
+def _os_error(exc: asyncssh.SFTPError, path: bytes) -> OSError:
+    """The ``OSError`` for the status reply ``exc`` about ``path``; a lost link is raised."""
+    if isinstance(exc, _LOST):
+        raise exc
+    number = next((n for kind, n in _ERRNOS if isinstance(exc, kind)), errno.EIO)
+    reason = os.strerror(number) if number != errno.EIO else (exc.reason or "failed")
+    return OSError(number, reason, os.fsdecode(path))
+
+
+async def file_stat(sftp: asyncssh.SFTPClient, path: bytes, *,
+                    follow_symlinks: bool = True) -> FileStat:
+    """``stat`` (or ``lstat``) of ``path``; a refusal raises ``OSError`` with its errno."""
+    try:
+        attrs = await (sftp.stat(path) if follow_symlinks else sftp.lstat(path))
+    except asyncssh.SFTPError as exc:
+        raise _os_error(exc, path) from exc
+    return _file_stat(attrs)
+
+
+async def list_directory(sftp: asyncssh.SFTPClient, path: bytes) -> list[tuple[str, FileStat]]:
+    """The names in ``path`` but ``.`` and ``..``, with their ``lstat``; raises as
+    :func:`file_stat`."""
+    try:
+        entries = await sftp.readdir(path)
+    except asyncssh.SFTPError as exc:
+        raise _os_error(exc, path) from exc
+    return [(os.fsdecode(e.filename), _file_stat(e.attrs)) for e in entries
+            if e.filename not in (b".", b"..", ".", "..")]
 
 
 def _join(folder: bytes, name: bytes) -> bytes:

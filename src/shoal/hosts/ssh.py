@@ -24,7 +24,7 @@ import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import asyncssh
 
@@ -42,7 +42,10 @@ from shoal.hosts.base import (
     UNSET,
     Connection,
     ConnectOptions,
+    FileStat,
     OutputSink,
+    Process,
+    Terminal,
     Transport,
 )
 from shoal.hosts.copying import (
@@ -54,7 +57,7 @@ from shoal.hosts.copying import (
     name_of,
 )
 from shoal.hosts.hostkeys import HostKeyPolicy
-from shoal.hosts.sftp import SFTPSource, SFTPTarget
+from shoal.hosts.sftp import SFTPSource, SFTPTarget, file_stat, list_directory
 from shoal.hosts.sshconfig import HostBlocks
 from shoal.hosts.ssherrors import reason as _reason
 from shoal.hosts.ssherrors import ssh_errors
@@ -64,6 +67,8 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Sequence
 
 __all__ = ["PREFERRED_CIPHERS", "SSHConnection", "SSHTransport"]
+
+T = TypeVar("T")
 
 #: Ciphers offered first, before asyncssh's defaults. AES-GCM runs in one hardware-backed
 #: context per direction; asyncssh's chacha20-poly1305 builds two cipher objects per
@@ -375,6 +380,41 @@ class SSHConnection(Connection):
             raise ConnectError(self.node, f"connection lost: {_reason(session.error)}")
         return session.returncode()
 
+    async def start(self, command: str, *, stdout: OutputSink, stderr: OutputSink,
+                    terminal: Terminal | None = None) -> Process:
+        """Start ``command`` in a new session channel; see :meth:`Connection.start`."""
+        session = _Session(stdout, stderr)
+        pty: dict[str, Any] = {"request_pty": False}
+        if terminal is not None:
+            pty = {"request_pty": "force", "term_type": terminal.term,
+                   "term_size": (terminal.columns, terminal.rows)}
+        try:
+            chan, _ = await self._conn.create_session(lambda: session, command, encoding=None,
+                                                      **pty)
+        except asyncssh.ChannelOpenError as exc:
+            raise ConnectError(self.node, f"cannot open a session: {exc.reason}") from exc
+        except (asyncssh.Error, OSError) as exc:
+            raise ConnectError(self.node, f"connection lost: {_reason(exc)}") from exc
+        return _Process(self.node, chan, session)
+
+    async def stat(self, path: str, *, follow_symlinks: bool = True) -> FileStat:
+        """``path``'s attributes over SFTP; see :meth:`Connection.stat`."""
+        sftp = await self._sftp_client()
+        return await self._files(file_stat(sftp, os.fsencode(path),
+                                           follow_symlinks=follow_symlinks))
+
+    async def listdir(self, path: str) -> list[tuple[str, FileStat]]:
+        """The directory ``path`` over SFTP; see :meth:`Connection.listdir`."""
+        sftp = await self._sftp_client()
+        return await self._files(list_directory(sftp, os.fsencode(path)))
+
+    async def _files(self, step: Awaitable[T]) -> T:
+        """Await an SFTP read: a refusal stays an ``OSError``, a lost link fails the node."""
+        try:
+            return await step
+        except (asyncssh.Error, ConnectionError) as exc:
+            raise ConnectError(self.node, f"connection lost: {_reason(exc)}") from exc
+
     async def put(self, local: Path, remote: str, *, preserve: bool = False,
                   into: bool = False) -> None:
         """Copy ``local`` (recursively) to ``remote`` over SFTP; see :meth:`Connection.put`."""
@@ -488,6 +528,38 @@ class _Session(asyncssh.SSHClientSession[bytes]):
             number = getattr(signal, f"SIG{self.signal}", None)
             return 128 + int(number) if number is not None else 255
         return 255  # the server closed the channel without an exit status
+
+
+class _Process(Process):
+    """A command in a session channel, its stdin written as the caller goes."""
+
+    def __init__(self, node: str, chan: asyncssh.SSHClientChannel[bytes],
+                 session: _Session) -> None:
+        self._node = node
+        self._chan = chan
+        self._session = session
+
+    def write(self, data: bytes) -> None:
+        if not self._chan.is_closing():
+            self._chan.write(data)
+
+    def write_eof(self) -> None:
+        if not self._chan.is_closing():
+            self._chan.write_eof()
+
+    def resize(self, columns: int, rows: int) -> None:
+        if not self._chan.is_closing():
+            with contextlib.suppress(asyncssh.Error, OSError):  # a command without a PTY
+                self._chan.change_terminal_size(columns, rows)
+
+    def stop(self) -> None:
+        _stop(self._chan)
+
+    async def wait(self) -> int:
+        await asyncio.shield(self._session.done)
+        if self._session.error is not None:
+            raise ConnectError(self._node, f"connection lost: {_reason(self._session.error)}")
+        return self._session.returncode()
 
 
 def _stop(chan: asyncssh.SSHClientChannel[bytes]) -> None:

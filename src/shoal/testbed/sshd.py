@@ -42,6 +42,7 @@ from typing import Any
 from shoal.errors import TestbedError
 from shoal.nodeset import fold
 from shoal.testbed import config as cf
+from shoal.testbed import sudo as sudo_rule
 from shoal.testbed.tools import find_sshd, find_tool, run_tool, sshd_version
 from shoal.testbed.user import can_read, login_user
 
@@ -129,7 +130,8 @@ def start(
     """Start a loopback sshd behind ``nodes`` node aliases and ``gateways`` gateway aliases.
 
     Returns once sshd has logged that it listens. On failure, everything it created is
-    removed again.
+    removed again. Run by root for its own account, it adds the sudo rule of
+    :mod:`shoal.testbed.sudo`, which :func:`stop` removes.
 
     :param directory: where to keep the testbed's files. By default a fresh
         ``/tmp/shoal-testbed-XXXX`` (mode 0755), removed by :func:`stop`. A directory
@@ -154,10 +156,16 @@ def start(
     account = login_user(user)
     path, made = _prepare_directory(directory)
     try:
-        return _start_in(path, made, binary, keygen, account, nodes, gateways, port, detach)
+        bed = _start_in(path, made, binary, keygen, account, nodes, gateways, port, detach)
     except BaseException:
         _remove_files(path, made)
         raise
+    try:
+        sudo_rule.install(bed)  # root, for its own account only: see shoal.testbed.sudo
+    except BaseException:
+        stop(bed)
+        raise
+    return bed
 
 
 def load(directory: Path | str) -> Testbed:
@@ -199,6 +207,7 @@ def stop(testbed: Testbed | Path | str) -> None:
     if pid is not None:
         _terminate(pid, started, path)
     _remove_files(path, bool(state and state.get("made_directory")))
+    sudo_rule.remove(path)
 
 
 @contextlib.contextmanager
