@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import random
 import termios
 import threading
@@ -46,20 +47,25 @@ class NoInput(Exception):
 
 
 _locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+#: True in the isolation that holds the console (choice() asks through input())
+_holding: contextvars.ContextVar[bool] = contextvars.ContextVar("shoal_console_held",
+                                                                default=False)
 
 
 @contextlib.contextmanager
 def _one_question_at_a_time() -> Iterator[None]:
     """Hold the console for one question while isolations run at once."""
-    if not bridged():
+    if not bridged() or _holding.get():
         yield
         return
     loop = asyncio.get_running_loop()
     lock = _locks.setdefault(loop, asyncio.Lock())
     wait(lock.acquire())
+    token = _holding.set(True)
     try:
         yield
     finally:
+        _holding.reset(token)
         lock.release()
 
 
@@ -90,8 +96,11 @@ def _off_the_loop(read: Callable[[], T]) -> T:
         else:
             loop.call_soon_threadsafe(settle, value, None)
 
+    async def answer() -> T:
+        return await future
+
     threading.Thread(target=reader, name="shoal-console", daemon=True).start()
-    return wait(future)  # type: ignore[arg-type]
+    return wait(answer())
 
 
 class Console:

@@ -362,7 +362,7 @@ class Host(abc.ABC):
                                     "an interactive shell cannot be sandboxed")
         line = f"exec {command}" if command else 'exec "${SHELL:-/bin/sh}" -l'
         terminal = None
-        if self.pty.is_terminal():
+        if self.pty.is_terminal(shell=True):
             rows, columns = self.pty.get_size()
             terminal = Terminal(self.pty.get_term_var() or os.environ.get("TERM", "xterm"),
                                 columns, rows)

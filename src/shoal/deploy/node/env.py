@@ -291,7 +291,7 @@ class EnvAction:
             return ParallelActionResult([(isolations[0],
                                           self._run_on_node(isolations[0], *args, **kwargs))])
         forks = [isolation._fork() for isolation in isolations]
-        outcomes = run_all([functools.partial(self._run_on_node, fork, *args, **kwargs)
+        outcomes = run_all([functools.partial(self._run_forked, fork, *args, **kwargs)
                             for fork in forks])
         result = ParallelActionResult([(f, o.value) for f, o in zip(forks, outcomes, strict=True)
                                        if o.error is None])
@@ -300,6 +300,18 @@ class EnvAction:
         if failures:
             raise ParallelActionException(failures, result, len(forks))
         return result
+
+    def _run_forked(self, fork: Env, *args: Any, **kwargs: Any) -> Any:
+        """:meth:`_run_on_node` in one isolation of several, told to the loggers as a fork
+        (``log_fork``, as python-deployer did), so that a shell can follow each one."""
+        entry = fork._logger.log_fork(_label(fork))
+        try:
+            value = self._run_on_node(fork, *args, **kwargs)
+        except BaseException as exc:
+            entry.set_failed(exc)
+            raise
+        entry.set_succeeded()
+        return value
 
     def _run_on_node(self, isolation: Env, *args: Any, **kwargs: Any) -> Any:
         """Run the action once, in ``isolation``, with the failure policy."""

@@ -1,0 +1,147 @@
+"""What a running job is doing: its commands, its isolations (forks) and their output.
+
+The shell's logger and terminal report here from shoal's loop; the running view reads
+it from the session's loop, so every change holds the lock. At the end of an array
+action, :meth:`RunState.summary` is the table of how each host ended.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from asyncio import CancelledError
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from shoal.shell.screen import paint
+
+__all__ = ["ForkState", "RunState", "STATUS_COLORS"]
+
+#: how each state of an isolation is coloured
+STATUS_COLORS = {"running": "cyan", "done": "green", "failed": "red", "interrupted": "yellow"}
+
+
+@dataclass
+class ForkState:
+    """One isolation of an array action (one host): ``running``, ``done``, ``failed`` or
+    ``interrupted``; its last line of output; when it started and ended."""
+
+    name: str
+    started: float = field(default_factory=time.monotonic)
+    status: str = "running"
+    last: str = ""
+    ended: float | None = None
+    error: str = ""
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds it has run (or ran)."""
+        return (self.ended or time.monotonic()) - self.started
+
+
+class RunState:
+    """The state of one job (see the module docstring).
+
+    :param label: what runs (``Root.Web.deploy``).
+    :param on_change: called (from any thread) after each change.
+    """
+
+    def __init__(self, label: str, on_change: Callable[[], None] | None = None) -> None:
+        self.label = label
+        self.started = time.monotonic()
+        self.on_change = on_change
+        self.interrupting = False
+        self._lock = threading.Lock()
+        self._forks: dict[str, ForkState] = {}
+        self._commands: dict[int, tuple[str, str]] = {}
+        self._last: dict[str, str] = {}
+        self.commands_run = 0
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    # -- reports ------------------------------------------------------------------------
+
+    def fork_started(self, name: str) -> None:
+        """An isolation started, on host ``name``."""
+        with self._lock:
+            self._forks[name] = ForkState(name, last=self._last.get(name, ""))
+        self._changed()
+
+    def fork_ended(self, name: str, succeeded: bool, error: BaseException | None) -> None:
+        """An isolation ended: well, with ``error``, or cancelled (an interrupt)."""
+        with self._lock:
+            fork = self._forks.setdefault(name, ForkState(name))
+            fork.ended = time.monotonic()
+            if succeeded:
+                fork.status = "done"
+            elif error is None or isinstance(error, (KeyboardInterrupt, CancelledError)):
+                fork.status = "interrupted"
+            else:
+                fork.status = "failed"
+                fork.error = str(error)
+        self._changed()
+
+    def command_started(self, key: int, host: str, command: str) -> None:
+        """A command started on ``host``."""
+        with self._lock:
+            self._commands[key] = (host, command)
+            self.commands_run += 1
+        self._changed()
+
+    def command_ended(self, key: int) -> None:
+        """The command ``key`` ended."""
+        with self._lock:
+            self._commands.pop(key, None)
+        self._changed()
+
+    def host_line(self, host: str, line: str) -> None:
+        """``host`` printed ``line``."""
+        with self._lock:
+            self._last[host] = line
+            if host in self._forks:
+                self._forks[host].last = line
+        self._changed()
+
+    # -- readings ---------------------------------------------------------------------
+
+    def forks(self) -> list[ForkState]:
+        """The isolations so far, in the order they started (copies)."""
+        with self._lock:
+            return [ForkState(**vars(f)) for f in self._forks.values()]
+
+    def running_commands(self) -> list[tuple[str, str]]:
+        """``(host, command)`` of each command running now."""
+        with self._lock:
+            return list(self._commands.values())
+
+    def counts(self) -> dict[str, int]:
+        """How many isolations are in each state."""
+        counts = dict.fromkeys(STATUS_COLORS, 0)
+        for fork in self.forks():
+            counts[fork.status] += 1
+        return counts
+
+    def summary(self, width: int = 80) -> list[str]:
+        """The table of how each isolation ended, then the totals (no forks: nothing)."""
+        forks = self.forks()
+        if not forks:
+            return []
+        name_width = max(4, *(len(f.name) for f in forks))
+        rows = [paint(f"{'host':<{name_width}}  {'status':<11}  {'time':>7}  last output",
+                      bold=True)]
+        for fork in forks:
+            detail = fork.error if fork.status == "failed" else fork.last
+            room = max(width - name_width - 26, 10)
+            if len(detail) > room:
+                detail = detail[:room - 1] + "…"
+            status = paint(f"{fork.status:<11}", STATUS_COLORS[fork.status])
+            rows.append(f"{fork.name:<{name_width}}  {status}  {fork.elapsed:6.1f}s  {detail}")
+        counts = self.counts()
+        totals = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+        rows.append(f"{len(forks)} hosts: {totals}")
+        return rows
+
