@@ -1,22 +1,24 @@
-"""Running actions in an Env, as pure logic on the recording host double: contexts, the
-concurrent fan-out of arrays, results, failure policies, decorators, cancellation."""
+"""Running actions in an Env, on LocalHost classes (real local commands): ``self``,
+contexts, the concurrent fan-out of arrays, results, failure policies and decorators.
+
+tests/deploy/test_testbed.py runs the same on SSH hosts of the testbed.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import threading
-from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import pytest
-from support.deploy_double import RecordingHost, hosts
+from support.gates import Gate, Signal
 
-from shoal.deploy.exceptions import ActionException, ParallelActionException
-from shoal.deploy.host_container import HostsResult
-from shoal.deploy.node import (
+from shoal.deploy import (
+    ActionException,
     Env,
+    LocalHost,
     Node,
+    ParallelActionException,
     ParallelActionResult,
     ParallelNode,
     SkippedTaskResult,
@@ -26,65 +28,84 @@ from shoal.deploy.node import (
     map_roles,
     suppress_action_result,
 )
+from shoal.deploy.host_container import HostsResult, silent_pty
 from shoal.deploy.pseudo_terminal import Pty
-from shoal.deploy.runner import submit
-
-W1, W2, W3, D1 = hosts("web1", "web2", "web3", "db1")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_double() -> Iterator[None]:
-    RecordingHost.runs.clear()
-    RecordingHost.failing.clear()
-    RecordingHost.hook = None
-    yield
-    RecordingHost.hook = None
-    RecordingHost.failing.clear()
+def local(slug: str) -> type[LocalHost]:
+    return type(slug.capitalize(), (LocalHost,), {"slug": slug})
 
 
-def commands(host: str | None = None) -> list[str]:
-    return [r["command"] for r in RecordingHost.runs if host in (None, r["host"])]
+W1, W2, W3, D1 = (local(s) for s in ("web1", "web2", "web3", "db1"))
 
 
-class Site(Node):
-    class Hosts:
-        web = (W1, W2, W3)
-        db = D1
+def site(directory: Path) -> type[Node]:
+    """A tree on four local hosts, working in ``directory``."""
+    gate, signal = Gate(directory), Signal(directory)
 
-    @map_roles(host="web")
-    class Web(ParallelNode.Array):
-        def deploy(self, revision: str = "main") -> str:
-            with self.host.cd("/srv/app"):
-                return self.host.run(f"checkout {revision}")
+    class Site(Node):
+        class Hosts:
+            web = (W1, W2, W3)
+            db = D1
 
-        def fail_on_web2(self) -> str:
-            self.host.run("false" if self.host.slug == "web2" else "true")
-            return f"done on {self.host.slug}"
+        root = str(directory)
 
-        @dont_isolate_yet
-        def ask_once(self) -> str:
-            return f"{len(self.hosts)} hosts, then {list(self.deploy('v1'))}"
+        @map_roles(host="web")
+        class Web(ParallelNode.Array):
+            def pwd(self, sub: str = "app") -> str:
+                with self.host.cd(f"{self.parent.root}/{sub}"):
+                    return self.host.run("pwd", interactive=False).strip()
 
-        @isolate_one_only
-        def client(self) -> str:
-            return self.host.run("psql")
+            def held(self) -> int:
+                self.host.run(f"{signal.command} && {gate.command}", interactive=False)
+                return threading.get_ident()
 
-        @alias("roll.out")
-        @suppress_action_result
-        def rollout(self) -> None:
-            self.host.run("rollout")
+            def fail_on_web2(self) -> str:
+                self.host.run(f"test {self.host.slug} != web2", interactive=False)
+                return f"done on {self.host.slug}"
 
-    class Status(Node):
-        def uptime(self) -> HostsResult:
-            return self.hosts.run("uptime")
+            @dont_isolate_yet
+            def ask_once(self) -> str:
+                return f"{len(self.hosts)} hosts, then {sorted(self.pwd())}"
 
-    def deploy(self) -> list[str]:
-        with self.hosts.cd("/srv"), self.hosts.env("MODE", "production run"):
-            self.Status.uptime()
-        return sorted(self.Web.deploy("v2"))
+            @isolate_one_only
+            def client(self) -> str:
+                return self.host.run("echo client", interactive=False)
 
-    def __call__(self) -> str:
-        return "default action"
+            @alias("roll.out")
+            @suppress_action_result
+            def rollout(self) -> str:
+                return self.host.run("echo rolled", interactive=False)
+
+        class Status(Node):
+            def report(self) -> HostsResult:
+                return self.hosts.run('echo "$(pwd) $MODE"', interactive=False)
+
+            def held(self) -> HostsResult:
+                return self.hosts.run(f"{signal.command} && {gate.command}",
+                                      interactive=False)
+
+        def deploy(self) -> tuple[HostsResult, list[str]]:
+            with self.hosts.cd(self.root), self.hosts.env("MODE", "production run"):
+                report = self.Status.report()
+                return report, sorted(self.Web.pwd())
+
+        def __call__(self) -> str:
+            return "default action"
+
+    Site.gate, Site.signal = gate, signal  # type: ignore[attr-defined]
+    return Site
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> type[Node]:
+    for sub in ("app", "web1", "web2", "web3"):
+        (tmp_path / sub).mkdir()
+    return site(tmp_path)
+
+
+def env_of(tree: type[Node], **kwargs: object) -> Env:
+    return Env(tree(), silent_pty(), **kwargs)  # type: ignore[arg-type]
 
 
 def test_self_is_the_env_and_it_cannot_change() -> None:
@@ -95,99 +116,81 @@ def test_self_is_the_env_and_it_cannot_change() -> None:
         def change(self) -> None:
             self.x = 1
 
-    env = Env(Root())
+    env = Env(Root(), silent_pty())
     assert env.me() is env
     with pytest.raises(ActionException, match="an Env cannot be changed"):
         env.change()
 
 
-def test_contexts_carry_into_child_actions_and_arrays() -> None:
-    env = Env(Site())
-    assert env.deploy() == ["web1: checkout v2", "web2: checkout v2", "web3: checkout v2"]
-    uptime = [r for r in RecordingHost.runs if r["command"] == "uptime"]
-    assert {r["host"] for r in uptime} == {"web1", "web2", "web3", "db1"}
-    assert all("'/srv'" in r["context"] and "production run" in r["context"] for r in uptime)
-    checkouts = [r for r in RecordingHost.runs if r["command"] == "checkout v2"]
-    assert all("'/srv/app'" in r["context"] for r in checkouts)
-    assert all("'/srv'" not in r["context"] for r in checkouts)  # the with block had ended
+def test_contexts_carry_into_child_actions_and_arrays(tree: type[Node],
+                                                      tmp_path: Path) -> None:
+    report, pwds = env_of(tree).deploy()
+    assert report.items() == [(slug, f"{tmp_path} production run\n")
+                              for slug in ("web1", "web2", "web3", "db1")]
+    assert pwds == [f"{tmp_path}/app"] * 3  # an absolute cd() inside the outer one
 
 
-def test_isolations_keep_their_own_contexts() -> None:
-    class Root(Node):
-        Hosts = Site.Hosts
-
+def test_isolations_keep_their_own_contexts(tree: type[Node], tmp_path: Path) -> None:
+    class Root(tree):  # type: ignore[valid-type, misc]
         @map_roles(host="web", shared="db")
         class Cells(ParallelNode.Array):
-            def work(self) -> None:
-                with self.hosts.filter("shared").cd(f"/tmp/{self.host.slug}"):
-                    self.hosts.filter("shared").run("pwd")
+            def work(self) -> str:
+                shared = self.hosts.filter("shared")
+                with shared.cd(f"{self.parent.root}/{self.host.slug}"):
+                    return shared[0].run("pwd", interactive=False).strip()
 
-    Env(Root()).Cells.work()
-    contexts = sorted(r["context"] for r in RecordingHost.runs)
-    assert len(contexts) == 3
-    for context, slug in zip(contexts, ["web1", "web2", "web3"], strict=True):
-        assert f"/tmp/{slug}'" in context and context.count("/tmp/") == 1
+    result = Env(Root(), silent_pty()).Cells.work()
+    assert {i.host.slug: v for i, v in result.items()} == {
+        slug: f"{tmp_path}/{slug}" for slug in ("web1", "web2", "web3")}
 
 
-def test_an_array_runs_every_isolation_at_once_on_one_thread() -> None:
-    # Each command waits until all three have started: done only if they overlap.
-    started: dict[str, asyncio.Event] = {}
-    threads: set[int] = set()
+def test_an_array_runs_every_isolation_at_once_on_one_thread(tree: type[Node]) -> None:
+    from shoal.deploy.runner import submit
 
-    async def barrier(slug: str, command: str) -> None:
-        threads.add(threading.get_ident())
-        for name in ("web1", "web2", "web3"):
-            started.setdefault(name, asyncio.Event())
-        started[slug].set()
-        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in started.values())), 10)
-
-    RecordingHost.hook = barrier
-    result = Env(Site()).Web.deploy("v3")
+    handle = submit(env_of(tree).Web.held)
+    try:
+        assert tree.signal.wait(3, deadline=30)  # type: ignore[attr-defined]
+    finally:
+        tree.gate.open()  # type: ignore[attr-defined]
+    result = handle.result()
     assert isinstance(result, ParallelActionResult)
-    assert sorted(result) == ["web1: checkout v3", "web2: checkout v3", "web3: checkout v3"]
-    assert len(threads) == 1 and threading.get_ident() not in threads
+    assert len(set(result)) == 1 and threading.get_ident() not in set(result)
 
 
-def test_hosts_run_on_many_hosts_at_once_and_says_which_gave_what() -> None:
-    seen: list[str] = []
-    release = asyncio.Event()
+def test_hosts_run_runs_on_every_host_at_once(tree: type[Node]) -> None:
+    from shoal.deploy.runner import submit
 
-    async def hold(slug: str, command: str) -> None:
-        seen.append(slug)
-        if len(seen) == 4:
-            release.set()
-        await asyncio.wait_for(release.wait(), 10)
-
-    RecordingHost.hook = hold
-    result = Env(Site()).Status.uptime()
-    assert list(result) == ["web1: uptime", "web2: uptime", "web3: uptime", "db1: uptime"]
-    assert result.items()[3] == ("db1", "db1: uptime")
+    handle = submit(env_of(tree).Status.held)
+    try:
+        assert tree.signal.wait(4, deadline=30)  # type: ignore[attr-defined]
+    finally:
+        tree.gate.open()  # type: ignore[attr-defined]
+    assert handle.result().hosts == ["web1", "web2", "web3", "db1"]
 
 
-def test_parallel_action_result_is_a_dict_whose_iteration_yields_values() -> None:
-    result = Env(Site()).Web.deploy()
-    assert list(result) == ["web1: checkout main", "web2: checkout main", "web3: checkout main"]
+def test_parallel_action_result_is_a_dict_whose_iteration_yields_values(
+        tree: type[Node], tmp_path: Path) -> None:
+    result = env_of(tree).Web.pwd()
+    assert list(result) == [f"{tmp_path}/app"] * 3
     assert [k.host.slug for k in list(result.keys())] == ["web1", "web2", "web3"]
     assert list(result.values()) == list(result)
-    assert repr(result).startswith("{ <web1>: 'web1: checkout main', <web2>:")
+    assert repr(result).startswith(f"{{ <web1>: '{tmp_path}/app', <web2>:")
 
 
-def test_abort_lets_the_other_isolations_finish_and_names_the_failed_one() -> None:
-    RecordingHost.failing.add("false")
+def test_abort_lets_the_other_isolations_finish_and_names_the_failed_one(
+        tree: type[Node]) -> None:
     with pytest.raises(ParallelActionException) as caught:
-        Env(Site()).Web.fail_on_web2()
+        env_of(tree).Web.fail_on_web2()
     error = caught.value
     assert [repr(i) for i in error.failures] == ["Env(Site.Web[web2])"]
     assert str(error) == ("1 of 3 isolations failed: Env(Site.Web[web2]): "
-                          "web2: command exited with status 1: false")
+                          "web2: command exited with status 1: test web2 != web2")
     assert sorted(error.result) == ["done on web1", "done on web3"]
-    assert isinstance(error, ActionException)
     assert error.inner_exception.status_code == 1  # type: ignore[attr-defined]
 
 
-def test_skip_policy_returns_a_skipped_result_for_that_host() -> None:
-    RecordingHost.failing.add("false")
-    result = Env(Site(), on_failure="skip").Web.fail_on_web2()
+def test_skip_policy_returns_a_skipped_result_for_that_host(tree: type[Node]) -> None:
+    result = env_of(tree, on_failure="skip").Web.fail_on_web2()
     values = {k.host.slug: v for k, v in result.items()}
     assert values["web1"] == "done on web1" and values["web3"] == "done on web3"
     assert isinstance(values["web2"], SkippedTaskResult)
@@ -196,144 +199,78 @@ def test_skip_policy_returns_a_skipped_result_for_that_host() -> None:
         values["web2"].strip()
 
 
-def interactive_pty(answers: str) -> tuple[Pty, io.StringIO]:
+def test_interactive_policy_aborts_on_enter(tree: type[Node]) -> None:
     out = io.StringIO()
-    return Pty(stdin=io.StringIO(answers), stdout=out, interactive=True), out
+    pty = Pty(stdin=io.StringIO("\n"), stdout=out, interactive=True)  # Enter: abort
+    with pytest.raises(ParallelActionException, match="web2: command exited with status 1"):
+        Env(tree(), pty).Web.fail_on_web2()
+    assert "web2: 'test web2 != web2' failed with status 1. Continue?" in out.getvalue()
 
 
-def test_interactive_policy_asks_per_host_and_retries() -> None:
-    RecordingHost.failing.add("false")
-
-    class Once(Node):
-        class Hosts:
-            host = W2
-
-        def flaky(self) -> str:
-            out = self.hosts.run("false")[0]
-            return out
-
-    attempts: list[str] = []
-
-    async def heal(slug: str, command: str) -> None:
-        attempts.append(command)
-        if len(attempts) == 2:
-            RecordingHost.failing.clear()  # the retry succeeds
-
-    RecordingHost.hook = heal
-    pty, out = interactive_pty("2\n")  # options sorted: 1 Abort, 2 Retry, 3 Skip
-    assert Env(Once(), pty).flaky() == "web2: false"
-    assert "web2: 'false' failed with status 1. Continue?" in out.getvalue()
-    assert attempts == ["false", "false"]
-
-    RecordingHost.failing.add("false")
-    pty, out = interactive_pty("\n")  # Enter: the default, abort
-    with pytest.raises(ActionException, match="web2: command exited with status 1"):
-        Env(Once(), pty).flaky()
-
-
-def test_non_interactive_ask_aborts_without_asking() -> None:
-    RecordingHost.failing.add("false")
+def test_non_interactive_ask_aborts_without_asking(tree: type[Node]) -> None:
     out = io.StringIO()
     pty = Pty(stdin=io.StringIO(""), stdout=out, interactive=False)
     with pytest.raises(ParallelActionException):
-        Env(Site(), pty).Web.fail_on_web2()
+        Env(tree(), pty).Web.fail_on_web2()
     assert "Continue?" not in out.getvalue()
 
 
-def test_dont_isolate_yet_runs_once_then_fans_out() -> None:
-    result = Env(Site()).Web.ask_once()
-    assert result.startswith("3 hosts, then ['web1: checkout v1'")
-    assert commands() == ["checkout v1"] * 3
+def test_dont_isolate_yet_runs_once_then_fans_out(tree: type[Node], tmp_path: Path) -> None:
+    assert env_of(tree).Web.ask_once() == f"3 hosts, then {[f'{tmp_path}/app'] * 3}"
 
 
-def test_isolate_one_only_runs_on_a_single_host_when_not_interactive() -> None:
-    output = Env(Site()).Web.client()
-    assert output in {"web1: psql", "web2: psql", "web3: psql"}
-    assert commands() == ["psql"]
+def test_isolate_one_only_runs_on_a_single_host_when_not_interactive(tree: type[Node]) -> None:
+    assert env_of(tree).Web.client() == "client\n"  # one host's output, not a result per host
 
 
-def test_alias_and_suppressed_result() -> None:
-    env = Env(Site())
-    action = getattr(env.Web, "roll.out")
+def test_alias_and_suppressed_result(tree: type[Node]) -> None:
+    action = getattr(env_of(tree).Web, "roll.out")
     assert action.name == "roll.out" and action.suppress_result
-    action()
-    assert commands() == ["rollout"] * 3
+    assert list(action()) == ["rolled\n"] * 3
 
 
-def test_default_action_makes_the_env_callable() -> None:
-    assert Env(Site())() == "default action"
-    assert not callable(Env(Site()).Status)
+def test_default_action_makes_the_env_callable(tree: type[Node]) -> None:
+    assert env_of(tree)() == "default action"
+    assert not callable(env_of(tree).Status)
 
 
-def test_sandbox_reaches_every_command_even_when_asked_not_to() -> None:
-    class Root(Node):
-        Hosts = Site.Hosts
+def test_sandbox_reaches_every_command_even_when_asked_not_to(tree: type[Node],
+                                                              tmp_path: Path) -> None:
+    class Root(tree):  # type: ignore[valid-type, misc]
+        def work(self) -> HostsResult:
+            return self.hosts.run(f"touch {self.root}/made", sandbox=False)
 
-        def work(self) -> None:
-            self.hosts.run("rm -rf /srv/old", sandbox=False)
-            self.Web.deploy()
-
-        Web = Site.Web
-
-    Env(Root(), is_sandbox=True).work()
-    assert len(RecordingHost.runs) == 7
-    assert all(r["sandbox"] for r in RecordingHost.runs)
+    pty = silent_pty()
+    assert list(Env(Root(), pty, is_sandbox=True).work()) == ["<Not sure in sandbox>"] * 4
+    assert not (tmp_path / "made").exists()
+    assert pty.get_output().count(f"touch {tmp_path}/made") == 4
 
 
-def test_initialize_node_shares_hosts_and_their_contexts() -> None:
-    class Root(Node):
-        Hosts = Site.Hosts
-
-        def dynamic(self) -> None:
+def test_initialize_node_shares_hosts_and_their_contexts(tree: type[Node],
+                                                         tmp_path: Path) -> None:
+    class Root(tree):  # type: ignore[valid-type, misc]
+        def dynamic(self) -> HostsResult:
             web = self.hosts.filter("web")
 
             class Extra(Node):
                 class Hosts:
                     role = web
 
-                def go(self) -> None:
-                    self.hosts.run("ls")
+                def go(self) -> HostsResult:
+                    return self.hosts.run("pwd", interactive=False)
 
-            with self.hosts.cd("/data"):
-                self.initialize_node(Extra).go()
+            with self.hosts.cd(self.root):
+                return self.initialize_node(Extra).go()
 
-    Env(Root()).dynamic()
-    assert [r["host"] for r in RecordingHost.runs] == ["web1", "web2", "web3"]
-    assert all("'/data'" in r["context"] for r in RecordingHost.runs)
-
-
-def test_submit_gives_a_handle_that_cancels_every_isolation() -> None:
-    waiting: list[str] = []
-    cancelled: list[str] = []
-    all_waiting = threading.Event()
-
-    async def forever(slug: str, command: str) -> None:
-        waiting.append(slug)
-        if len(waiting) == 3:
-            all_waiting.set()
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.append(slug)
-            raise
-
-    RecordingHost.hook = forever
-    handle = submit(Env(Site()).Web.deploy, "v9")
-    assert all_waiting.wait(10)
-    handle.cancel()
-    assert sorted(cancelled) == ["web1", "web2", "web3"]
-    with pytest.raises(BaseException) as caught:
-        handle.result()
-    assert type(caught.value).__name__ == "CancelledError"
-    assert commands() == []
+    assert list(Env(Root(), silent_pty()).dynamic()) == [f"{tmp_path}\n"] * 3
 
 
 def test_an_exception_in_an_action_becomes_an_action_exception() -> None:
     class Root(Node):
-        def boom(self) -> Any:
+        def boom(self) -> None:
             raise RuntimeError("custom")
 
     with pytest.raises(ActionException) as caught:
-        Env(Root()).boom()
+        Env(Root(), silent_pty()).boom()
     assert isinstance(caught.value.inner_exception, RuntimeError)
     assert "RuntimeError: custom" in caught.value.traceback

@@ -1,16 +1,17 @@
-"""The node model as pure logic: trees, roles, mappings, overrides, isolations, indexing.
+"""The node model: trees, roles, mappings, overrides, isolations, indexing, queries.
 
-Hosts here are classes of the recording double (tests/support/deploy_double.py); nothing
-connects anywhere. tests/deploy/test_testbed.py runs the same model on real hosts.
+Hosts are LocalHost classes; the tree is built and read, and only the required-property
+test runs a command. tests/deploy/test_testbed.py runs the same model on SSH hosts.
 """
 
 from __future__ import annotations
 
 import pytest
-from support.deploy_double import RecordingHost, hosts
 
 from shoal.deploy.exceptions import ActionException
 from shoal.deploy.groups import Production, production, staging
+from shoal.deploy.host import LocalHost
+from shoal.deploy.host_container import silent_pty
 from shoal.deploy.inspection import Inspector
 from shoal.deploy.node import (
     ALL_HOSTS,
@@ -24,7 +25,12 @@ from shoal.deploy.node import (
 )
 from shoal.deploy.query import Q
 
-W1, W2, W3, D1 = hosts("web1", "web2", "web3", "db1")
+
+def local(slug: str) -> type[LocalHost]:
+    return type(slug.capitalize(), (LocalHost,), {"slug": slug})
+
+
+W1, W2, W3, D1 = (local(s) for s in ("web1", "web2", "web3", "db1"))
 
 
 def slugs(container: object) -> list[str]:
@@ -142,7 +148,7 @@ def test_hosts_definition_errors() -> None:
     with pytest.raises(ValueError, match="two hosts have the slug 'web1'"):
         class Twins(Node):
             class Hosts:
-                web = (W1, type("Other", (RecordingHost,), {"slug": "web1"}))
+                web = (W1, local("web1"))
 
         Twins()
 
@@ -276,17 +282,15 @@ def test_double_underscore_overrides_reach_nested_nodes() -> None:
 
 
 def test_required_property_names_the_node_on_access_and_fails_before_running() -> None:
-    RecordingHost.runs.clear()
-
     class Service(Node):
         class Hosts:
             host = W1
 
         name = required_property("the service name, e.g. nginx")
 
-        def restart(self) -> None:
+        def restart(self) -> str:
             self.hosts.run("echo before")
-            self.hosts.sudo(f"service {self.name} restart")
+            return self.hosts.run(f"echo restart {self.name}", interactive=False)[0]
 
     class Root(Node):
         Hosts = Service.Hosts
@@ -297,14 +301,14 @@ def test_required_property_names_the_node_on_access_and_fails_before_running() -
         class Broken(Service):
             pass
 
-    env = Env(Root())
-    env.Web.restart()
+    pty = silent_pty()
+    env = Env(Root(), pty)
+    assert env.Web.restart() == "restart nginx\n"
     with pytest.raises(ActionException) as caught:
         env.Broken.restart()
     assert str(caught.value) == ("Root.Broken.name: required property is not defined: "
                                  "the service name, e.g. nginx")
-    assert [r["command"] for r in RecordingHost.runs] == ["echo before",
-                                                          "service nginx restart"]
+    assert pty.get_output() == "before\n"  # nothing ran for Broken
     with pytest.raises(ActionException, match=r"Root.Broken.name: required property"):
         _ = env.Broken.name
 
@@ -403,3 +407,57 @@ def test_inspector_lists_actions_properties_and_queries() -> None:
     assert [(repr(q), v) for q, v in trace.walk_through_subqueries()] == [
         ("Q", trace.subqueries[0].subqueries[0].result), ("Q.width", 3), ("2", 2),
         ("Q.width * 2", 6)]
+
+
+def test_node_set_roles_resolve_groups_and_give_one_class_per_name() -> None:
+    from shoal.deploy import SSHHost, host_classes
+    from shoal.nodeset.groups import GroupResolver, GroupSource, set_std_group_resolver
+
+    class Base(SSHHost):
+        username = "deploy"
+
+    set_std_group_resolver(GroupResolver([GroupSource("local", {"web": "web[01-02]"})]))
+    try:
+        class Root(Node):
+            class Hosts:
+                _host_class = Base
+                web = "@web"
+                all = "web[01-02],db1"
+
+        roles = Root().hosts.get_hosts_as_dict()
+    finally:
+        set_std_group_resolver(None)
+    web01, web02 = host_classes("web[01-02]", Base)
+    assert roles["web"] == {web01, web02} and web01 in roles["all"]
+    assert (web01.slug, web01.address, web01.username) == ("web01", "web01", "deploy")
+    assert issubclass(web01, Base) and host_classes("web01", Base) == (web01,)
+    assert host_classes("web01")[0] is not web01  # another base, another class
+    with pytest.raises(ValueError, match="web\\[1-"):
+        host_classes("web[1-")
+
+
+def test_walk_and_filters() -> None:
+    from shoal.deploy.inspection.filters import HasAction, InGroup, IsInstance, PublicOnly
+
+    class Root(Node):
+        @production
+        class Live(Node):
+            def deploy(self) -> None:
+                pass
+
+            class _Hidden(Node):
+                def deploy(self) -> None:
+                    pass
+
+        class Test(Node):
+            def deploy(self) -> None:
+                pass
+
+    walk = Inspector(Root()).walk
+    assert [Inspector(n).get_name() for n in walk()] == ["Root", "Live", "Test", "_Hidden"]
+    found = walk(HasAction("deploy") & PublicOnly)
+    assert [Inspector(n).get_name() for n in found] == ["Live", "Test"]
+    assert [Inspector(n).get_name() for n in walk(InGroup(Production))] == ["Live", "_Hidden"]
+    assert len(walk(~IsInstance(Root.Live))) == 3
+    assert [r for r in Inspector(Env(Root())).walk(HasAction("deploy") & PublicOnly)
+            .call_action("deploy")] == [None, None]

@@ -8,14 +8,24 @@ import os
 import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from shoal.errors import UsageError
-from shoal.hosts import Connection, ConnectOptions, LocalTransport, Terminal, Transport
+from shoal.hosts import (
+    Connection,
+    ConnectOptions,
+    FileStat,
+    LocalTransport,
+    Terminal,
+    Transport,
+)
 from shoal.hosts.openssh import OpenSSHTransport
 from shoal.hosts.ssh import SSHTransport
 from shoal.testbed import Testbed
+
+T = TypeVar("T")
 
 
 @pytest.fixture(params=["ssh", "local"])
@@ -27,8 +37,8 @@ def make(request: pytest.FixtureRequest, testbed: Testbed) -> Callable[[], Trans
     return build
 
 
-def on(make: Callable[[], Transport], scenario: Callable[..., Awaitable[object]]) -> object:
-    async def run() -> object:
+def on(make: Callable[[], Transport], scenario: Callable[[Connection], Awaitable[T]]) -> T:
+    async def run() -> T:
         transport = make()
         conn = await transport.connect("node1")
         try:
@@ -81,7 +91,7 @@ def test_a_terminal_has_its_type_and_size_and_follows_resizes(
         proc.write(b"go\r")
         return await proc.wait(), bytes(out)
 
-    status, shown = on(make, scenario)  # type: ignore[misc]
+    status, shown = on(make, scenario)
     assert status == 0
     lines = shown.replace(b"\r\n", b"\n").splitlines()
     assert lines[0] == b"vt220 17 91 first"
@@ -113,13 +123,13 @@ def test_stat_and_listdir(make: Callable[[], Transport], shared_tmp_path: Path) 
     (folder / "link").symlink_to("file")
     (folder / "caf\xe9".encode("latin-1").decode("utf-8", "surrogateescape")).write_bytes(b"")
 
-    async def scenario(conn: Connection) -> tuple[object, ...]:
+    async def scenario(conn: Connection) -> tuple[FileStat, FileStat, dict[str, FileStat]]:
         followed = await conn.stat(str(folder / "link"))
         link = await conn.stat(str(folder / "link"), follow_symlinks=False)
         entries = dict(await conn.listdir(str(folder)))
         return followed, link, entries
 
-    followed, link, entries = on(make, scenario)  # type: ignore[misc]
+    followed, link, entries = on(make, scenario)
     mine = os.stat(folder / "file")
     assert (followed.st_size, followed.st_uid, stat.S_ISREG(followed.st_mode)) == (
         5, mine.st_uid, True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import pty
 import select
+import struct
 import termios
 import time
 from collections.abc import Iterator
@@ -52,6 +54,22 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def serving(bed: Testbed, client_port: int) -> int:
+    """The sshd process (below the testbed's listener) that holds the connection coming
+    from ``client_port``."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1].split(":")[1], fields[2].split(":")[1]
+        if int(local, 16) == bed.port and int(remote, 16) == client_port:
+            inodes.add(f"socket:[{fields[9]}]")
+    for pid in descendants(bed.pid):
+        with suppress(OSError):
+            if inodes & {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}:
+                return pid
+    raise AssertionError(f"no sshd process holds the connection from port {client_port}")
+
+
 def process_texts(pid: int) -> bytes:
     """The command line and environment of ``pid`` (empty once it is gone)."""
     text = b""
@@ -66,7 +84,7 @@ def terminal(rows: int = 30, columns: int = 100) -> Iterator[tuple[int, IO[str],
     """A local pseudo-terminal: its master side (the keyboard and screen of the test), and
     its slave side as an input and an output file, to give a Pty."""
     master, slave = pty.openpty()
-    termios.tcsetwinsize(slave, (rows, columns))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     stdin = os.fdopen(slave, "r")
     stdout = os.fdopen(os.dup(slave), "w", buffering=1)
     try:

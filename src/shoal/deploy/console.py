@@ -47,9 +47,8 @@ class NoInput(Exception):
 
 
 _locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
-#: True in the isolation that holds the console (choice() asks through input())
-_holding: contextvars.ContextVar[bool] = contextvars.ContextVar("shoal_console_held",
-                                                                default=False)
+#: Whether this flow of control holds the console already (a choice() asks an input()).
+_holding: contextvars.ContextVar[bool] = contextvars.ContextVar("shoal_console", default=False)
 
 
 @contextlib.contextmanager
@@ -211,8 +210,10 @@ class Console:
 
     def confirm(self, question: str, default: bool | None = None) -> bool:
         """Ask a yes/no question; True for ``y``/``yes``."""
-        answer = self.input(f"{question} [y/n]", answers=["y", "yes", "n", "no"],
-                            default=None if default is None else ("y" if default else "n"))
+        answer = ""
+        while answer not in ("y", "yes", "n", "no"):
+            answer = self.input(f"{question} [y/n]",
+                                default=None if default is None else ("y" if default else "n"))
         return answer in ("y", "yes")
 
     def select_node(self, root_node: Any, prompt: str = "Select a node",

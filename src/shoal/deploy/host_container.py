@@ -7,10 +7,11 @@ list of outputs, one per host in order, that also says which host gave which.
 file operations (``open``, ``put_file``, ``get_file``).
 
 Host instances come from a :class:`HostPool`: every container of one running action
-tree draws the same instance for the same host class, so a ``cd()``, ``prefix()`` or
-``env()`` entered on ``self.hosts`` holds in the actions of child nodes too. A parallel
-isolation gets its own pool, whose hosts start as copies of its parent's (contexts
-included), so isolations running at once never share a context.
+tree draws the same instance for the same host class. Contexts (``cd()``, ``prefix()``,
+``env()``) belong to the host class and to the flow of control that entered them
+(:mod:`shoal.deploy.host.context`), so a ``cd()`` entered on ``self.hosts`` holds in the
+actions of child nodes too, and isolations running at once never see each other's. A
+parallel isolation gets a pool of its own, for its own logger.
 
 Differences from python-deployer: a host listed in two roles is one host (one command,
 one result, counted once); hosts keep the order they were written in (a set's hosts are
@@ -22,17 +23,18 @@ from __future__ import annotations
 
 import contextlib
 import re
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shoal.deploy._fanout import run_all
 from shoal.deploy.host import Host
+from shoal.deploy.pseudo_terminal import DummyPty, Pty
 
 if TYPE_CHECKING:
     from shoal.deploy.loggers import LoggerInterface
-    from shoal.deploy.pseudo_terminal import Pty
 
-__all__ = ["HostContainer", "HostPool", "HostsContainer", "HostsResult"]
+__all__ = ["HostContainer", "HostPool", "HostsContainer", "HostsResult", "silent_pty"]
 
 T = TypeVar("T")
 HostSpec = type[Host] | Host
@@ -50,41 +52,33 @@ def ordered(hosts: Iterable[HostSpec]) -> list[HostSpec]:
     return list(hosts)
 
 
+def silent_pty() -> Pty:
+    """A terminal that asks nothing and keeps what it is shown (a DummyPty), whose input
+    pipe is closed when it goes."""
+    pty = DummyPty()
+    weakref.finalize(pty, pty.stdin.close)
+    return pty
+
+
 class HostPool:
-    """The :class:`Host` instances of one running action tree, one per host class.
+    """The :class:`Host` instances of one running action tree, one per host class, bound
+    to one terminal (a :func:`silent_pty` when None) and one logger."""
 
-    :param parent: a fork's parent: a host the parent already has is copied (its context
-        included) on first use, instead of being made afresh.
-    """
-
-    def __init__(self, pty: Pty | None = None, logger: LoggerInterface | None = None,
-                 parent: HostPool | None = None) -> None:
-        self.pty = pty
+    def __init__(self, pty: Pty | None = None, logger: LoggerInterface | None = None) -> None:
+        self.pty = pty if pty is not None else silent_pty()
         self.logger = logger
-        self._parent = parent
         self._hosts: dict[type[Host], Host] = {}
 
     def get(self, host_class: type[Host]) -> Host:
-        """This pool's instance of ``host_class``, made (or copied from the parent) once."""
+        """This pool's instance of ``host_class``, made on first use."""
         host = self._hosts.get(host_class)
         if host is None:
-            original = self._parent.peek(host_class) if self._parent is not None else None
-            host = host_class(pty=self.pty, logger=self.logger)
-            if original is not None:
-                host.host_context = original.host_context.copy()
-            self._hosts[host_class] = host
+            host = self._hosts[host_class] = host_class(pty=self.pty, logger=self.logger)
         return host
 
-    def peek(self, host_class: type[Host]) -> Host | None:
-        """The instance of ``host_class`` this pool or an ancestor has made, if any."""
-        host = self._hosts.get(host_class)
-        if host is None and self._parent is not None:
-            return self._parent.peek(host_class)
-        return host
-
-    def fork(self, logger: LoggerInterface | None = None) -> HostPool:
-        """A pool for one isolation: same terminal, its own contexts (and maybe logger)."""
-        return HostPool(self.pty, logger if logger is not None else self.logger, parent=self)
+    def fork(self, logger: LoggerInterface) -> HostPool:
+        """A pool for one isolation: the same terminal, the isolation's ``logger``."""
+        return HostPool(self.pty, logger)
 
 
 class HostsResult(list[str]):
@@ -299,12 +293,15 @@ class HostsContainer:
         return self._each(lambda h: h.expand_path(path))
 
     def exists(self, filename: str, use_sudo: bool = True) -> list[bool]:
-        """Whether ``filename`` (a file or a directory) exists, on each host."""
-        return self._each(lambda h: h.exists(filename, use_sudo=use_sudo))
+        """Whether ``filename`` (a file or a directory) exists, on each host (in a
+        sandbox, as the login user only: no sudo)."""
+        return self._each(lambda h: h.exists(filename, use_sudo=use_sudo,
+                                             sandbox=self._sandbox))
 
     def has_command(self, command: str, use_sudo: bool = False) -> list[bool]:
-        """Whether the shell finds ``command``, on each host."""
-        return self._each(lambda h: h.has_command(command, use_sudo=use_sudo))
+        """Whether the shell finds ``command``, on each host (in a sandbox, without sudo)."""
+        sudo = use_sudo and not self._sandbox
+        return self._each(lambda h: h.has_command(command, use_sudo=sudo))
 
 
 class HostContainer(HostsContainer):
@@ -354,11 +351,11 @@ class HostContainer(HostsContainer):
 
     def exists(self, filename: str, use_sudo: bool = True) -> bool:  # type: ignore[override]
         """Whether ``filename`` (a file or a directory) exists on the host."""
-        return self._host.exists(filename, use_sudo=use_sudo)
+        return HostsContainer.exists(self, filename, use_sudo)[0]
 
     def has_command(self, command: str, use_sudo: bool = False) -> bool:  # type: ignore[override]
         """Whether the shell on the host finds ``command``."""
-        return self._host.has_command(command, use_sudo=use_sudo)
+        return HostsContainer.has_command(self, command, use_sudo)[0]
 
     def open(self, remote_path: str, mode: str = "rb", use_sudo: bool = False) -> Any:
         """Open a file on the host (as :meth:`Host.open`; sandboxed with the ``Env``)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import io
-import os
 import struct
 import sys
 import termios
@@ -134,10 +133,7 @@ class DummyPty(Pty):
     def __init__(self, input_data: str = "") -> None:
         self._output = io.StringIO()
         self._size = (40, 80)
-        read, write = os.pipe()  # a real file: hosts may watch it with the event loop
-        with os.fdopen(write, "w") as pipe:
-            pipe.write(input_data)
-        super().__init__(os.fdopen(read, "r"), self._output, interactive=False)
+        super().__init__(io.StringIO(input_data), self._output, interactive=False)
 
     def get_size(self) -> tuple[int, int]:
         """The size set with :meth:`set_size`, ``(40, 80)`` at first."""

@@ -20,20 +20,18 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from shoal import _loop
 from shoal.deploy._bridge import call
 from shoal.deploy.exceptions import ActionException, ParallelActionException
 from shoal.deploy.host_container import HostsResult
 from shoal.deploy.inspection import Inspector
+from shoal.deploy.loggers import DefaultLogger, LoggerInterface
 from shoal.deploy.node.base import Node, get_node_path
 from shoal.deploy.node.env import Env, EnvAction, FailurePolicy, ParallelActionResult
+from shoal.deploy.pseudo_terminal import Pty
 from shoal.errors import UsageError
-
-if TYPE_CHECKING:
-    from shoal.deploy.loggers import LoggerInterface
-    from shoal.deploy.pseudo_terminal import Pty
 
 __all__ = ["check_arguments", "failure_lines", "make_env", "resolve", "result_lines", "run_once",
            "submit"]
@@ -47,20 +45,17 @@ def make_env(root: Node, *, pty: Pty | None = None, logger: LoggerInterface | No
              extra_loggers: Sequence[Any] = ()) -> Env:
     """An Env on ``root`` for one run from outside.
 
-    :param pty: the terminal; by default this process's stdin/stdout.
+    :param pty: the terminal; by default this process's stdin, and stderr for command
+        output and questions, so that stdout carries only results.
     :param logger: where commands are logged; by default a DefaultLogger on ``log_to``
         (stderr when None), so stdout carries only results.
     :param interactive: whether questions are asked; by default when stdin is a terminal.
     :param extra_loggers: loggers to attach to the default logger interface too.
     """
-    from shoal.deploy.loggers import LoggerInterface
-    from shoal.deploy.loggers.default import DefaultLogger
-    from shoal.deploy.pseudo_terminal import Pty
-
     if pty is None:
         if interactive is None:
             interactive = sys.stdin.isatty()
-        pty = Pty(stdin=sys.stdin, stdout=sys.stdout, interactive=interactive,
+        pty = Pty(stdin=sys.stdin, stdout=sys.stderr, interactive=interactive,
                   term_var=os.environ.get("TERM", ""))
     elif interactive is not None:
         pty.interactive = interactive

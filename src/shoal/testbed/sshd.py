@@ -161,7 +161,7 @@ def start(
         _remove_files(path, made)
         raise
     try:
-        sudo_rule.install(bed)  # root, for its own account only: see shoal.testbed.sudo
+        sudo_rule.install(bed.directory, bed.user)  # root, for its own account only
     except BaseException:
         stop(bed)
         raise

@@ -5,7 +5,7 @@ account (``shoal-test``), :func:`install` gives that account a password and adds
 ``/etc/sudoers.d`` that lets it run only the commands of :data:`COMMANDS`, as root or as
 ``nobody``, each time after typing that password (never cached, never full root)::
 
-    shoal-test ALL=(root, nobody) /usr/bin/id -u, /usr/bin/whoami, /usr/bin/sleep 60
+    shoal-test ALL=(root, nobody) /usr/bin/id -u, /usr/bin/whoami "", /usr/bin/sleep 60
 
 The password is made once per machine with :mod:`secrets` and kept in
 :data:`PASSWORD_FILE` (root only, mode 0600), so testbeds started side by side agree on
@@ -26,14 +26,10 @@ import os
 import secrets
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from shoal.errors import TestbedError
 from shoal.testbed.tools import find_tool, run_tool
 from shoal.testbed.user import LOGIN_USER
-
-if TYPE_CHECKING:
-    from shoal.testbed.sshd import Testbed
 
 __all__ = ["COMMANDS", "PASSWORD_FILE", "RUN_AS", "SUDOERS_DIR", "install", "password",
            "remove", "rule_path"]
@@ -44,7 +40,7 @@ PASSWORD_FILE = Path("/var/lib/shoal-testbed/sudo-password")
 #: The users the rule lets the account run commands as.
 RUN_AS = ("root", "nobody")
 #: The commands it may run as them: the program, then its exact arguments.
-COMMANDS = (("id", "-u"), ("whoami",), ("sleep", "60"))
+COMMANDS = (("id", "-u"), ("whoami", '""'), ("sleep", "60"))  # "": no arguments
 
 
 def rule_path(directory: Path) -> Path:
@@ -67,25 +63,26 @@ def password() -> str:
                            "login account") from exc
 
 
-def install(bed: Testbed) -> Path | None:
-    """Give the testbed's account its password and sudo rule; None when not for us to do.
+def install(directory: Path, user: str) -> Path | None:
+    """Give the account ``user`` of the testbed in ``directory`` its password and sudo rule;
+    None when that is not for us to do.
 
     Only root may, and only for the dedicated account: another account's password is
     never touched.
 
     :raises TestbedError: sudo is not installed, or ``chpasswd`` or ``visudo`` failed.
     """
-    if os.geteuid() != 0 or bed.user != LOGIN_USER:
+    if os.geteuid() != 0 or user != LOGIN_USER:
         return None
     visudo = find_tool("visudo", "sudo")
-    _set_password(bed.user, _machine_password())
+    _set_password(user, _machine_password())
     commands = ", ".join(" ".join((find_tool(name, "coreutils"), *args))
                          for name, *args in COMMANDS)
-    text = (f"# shoal testbed in {os.path.abspath(bed.directory)}: {bed.user} may run "
-            f"these, with its password.\n"
-            f"Defaults:{bed.user} timestamp_timeout=0, !lecture, !mail_badpass\n"
-            f"{bed.user} ALL=({', '.join(RUN_AS)}) {commands}\n")
-    path = rule_path(bed.directory)
+    text = (f"# shoal testbed in {os.path.abspath(directory)}: {user} may run these, with "
+            f"its password.\n"
+            f"Defaults:{user} timestamp_timeout=0, !lecture, !mail_badpass\n"
+            f"{user} ALL=({', '.join(RUN_AS)}) {commands}\n")
+    path = rule_path(directory)
     draft = path.with_name(f"{path.name}.new")  # a name with a dot: sudo skips it
     fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o440)
     try:

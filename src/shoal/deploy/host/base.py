@@ -35,9 +35,9 @@ import stat as stat_module
 import tempfile
 import termios
 import tty
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shoal.deploy._bridge import wait
 from shoal.deploy.exceptions import ConnectionFailedException, ExecCommandFailed
@@ -54,9 +54,12 @@ from shoal.hosts import FileStat, Terminal
 if TYPE_CHECKING:
     from shoal.hosts import Connection, Process
 
-__all__ = ["NOT_SURE_IN_SANDBOX", "Host", "HostContext", "Stat", "SudoPasswordError"]
+__all__ = ["NOT_SURE_IN_SANDBOX", "Host", "HostContext", "Stat", "SudoPasswordError",
+           "check_interface"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: What ``run`` returns in sandbox mode, as python-deployer.
 NOT_SURE_IN_SANDBOX = "<Not sure in sandbox>"
@@ -64,6 +67,16 @@ NOT_SURE_IN_SANDBOX = "<Not sure in sandbox>"
 _USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\$?")
 _INTERFACE = re.compile(r"[A-Za-z0-9_.:@-]+")
 _INET = re.compile(r"\binet (?:addr:)?(\d{1,3}(?:\.\d{1,3}){3})")
+
+
+def check_interface(interface: str) -> str:
+    """``interface`` if it is a network interface name.
+
+    :raises ValueError: it is not (``get_ip_address("lo; reboot")``).
+    """
+    if not _INTERFACE.fullmatch(interface):
+        raise ValueError(f'get_ip_address(): "{interface}" is not an interface name')
+    return interface
 
 
 class SudoPasswordError(ExecCommandFailed):
@@ -187,16 +200,31 @@ class Host(abc.ABC):
     async def _link(self) -> connections.Link:
         return await connections.link(type(self), self._open_connection)
 
-    async def _capture(self, line: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+    async def _using(self, step: Callable[[Connection], Awaitable[T]]) -> T:
+        """``step`` on the connection; if it was lost meanwhile, once more on a new one.
+
+        For steps that may be repeated: reads, and writes that land whole or not at all.
+        """
+        for attempt in (1, 2):
+            link = await self._link()
+            try:
+                return await step(link.connection)
+            except ConnectError as exc:
+                connections.forget(type(self), link)
+                if attempt == 2:
+                    raise ConnectionFailedException(str(exc)) from exc
+        raise AssertionError("unreachable")
+
+    async def _capture(self, line: str) -> tuple[int, str, str]:
         """Run ``line`` as it is (no context, no logging): status, stdout and stderr."""
-        link = await self._link()
         out, err = bytearray(), bytearray()
-        try:
-            status = await link.connection.run(line, stdout=out.extend, stderr=err.extend,
-                                               stdin=stdin)
-        except ConnectError as exc:
-            connections.forget(type(self), link)
-            raise ConnectionFailedException(str(exc)) from exc
+
+        async def step(connection: Connection) -> int:
+            out.clear()
+            err.clear()
+            return await connection.run(line, stdout=out.extend, stderr=err.extend)
+
+        status = await self._using(step)
         return (status, out.decode("utf-8", "surrogateescape"),
                 err.decode("utf-8", "replace"))
 
@@ -275,13 +303,10 @@ class Host(abc.ABC):
                 rows, columns = pty.get_size()
                 terminal = Terminal(term or os.environ.get("TERM", "xterm"), columns, rows)
             plan = sudo_plan(user) if use_sudo else None
-            password = self.sudo_password
-            # At a real terminal with no password to give, sudo's prompt is the user's.
-            watch = plan is not None and (terminal is None or password is not None)
             exchange = Exchange(self.slug, pty, entry,
                                 show_stdout=interactive, terminal=terminal is not None,
-                                prompt=plan.prompt if watch and plan is not None else None,
-                                password=password, stdin=stdin)
+                                prompt=plan.prompt if plan is not None else None,
+                                password=self.sudo_password, stdin=stdin)
             line = wrap(command, cwd, state, term, plan)
             log.debug("[host=%s] running: %s", self.slug, line)
             status, result = await self._converse(line, exchange, terminal)
@@ -427,9 +452,8 @@ class Host(abc.ABC):
         sandbox (``sandbox=True``), which sends no password.
         """
         path = await self.expand_path_async(filename)
-        link = await self._link()
         try:
-            found = await link.connection.stat(path)
+            found = await self._using(lambda c: c.stat(path))
         except PermissionError:
             if not use_sudo or kw.get("sandbox"):
                 return False
@@ -463,9 +487,7 @@ class Host(abc.ABC):
         :raises ValueError: ``interface`` is not an interface name.
         :raises ExecCommandFailed: the host has no such interface.
         """
-        if not _INTERFACE.fullmatch(interface):
-            raise ValueError(f'get_ip_address(): "{interface}" is not an interface name')
-        name = shlex.quote(interface)
+        name = shlex.quote(check_interface(interface))
         status, out, _ = await self._capture(
             f"PATH=$PATH:/sbin:/usr/sbin; cd / && {{ ip -4 -o addr show dev {name} || "
             f"ifconfig {name}; }} 2>&1")
@@ -481,9 +503,8 @@ class Host(abc.ABC):
 
         :raises OSError: it does not exist (:class:`FileNotFoundError`), or may not be read.
         """
-        link = await self._link()
-        found = await link.connection.stat(await self.expand_path_async(remote_path),
-                                           follow_symlinks=False)
+        path = await self.expand_path_async(remote_path)
+        found = await self._using(lambda c: c.stat(path, follow_symlinks=False))
         return Stat(found, posixpath.basename(remote_path.rstrip("/")) or remote_path)
 
     async def listdir_async(self, path: str = ".") -> list[str]:
@@ -492,8 +513,8 @@ class Host(abc.ABC):
 
     async def listdir_stat_async(self, path: str = ".") -> list[Stat]:
         """A :class:`Stat` for each entry of the directory ``path``."""
-        link = await self._link()
-        entries = await link.connection.listdir(await self.expand_path_async(path))
+        folder = await self.expand_path_async(path)
+        entries = await self._using(lambda c: c.listdir(folder))
         return [Stat(found, name) for name, found in entries]
 
     async def _read_bytes(self, path: str, use_sudo: bool) -> bytes:
@@ -502,13 +523,12 @@ class Host(abc.ABC):
             out = await self._run(f"cat -- {shlex.quote(path)}", use_sudo=True,
                                   interactive=False, silent=True)
             return out.encode("utf-8", "surrogateescape")
-        link = await self._link()
-        found = await link.connection.stat(path)
+        found = await self._using(lambda c: c.stat(path))
         if stat_module.S_ISDIR(found.st_mode):
             raise IsADirectoryError(21, "Is a directory", path)
         with tempfile.TemporaryDirectory(prefix="shoal-open-") as folder:
             local = Path(folder, "content")
-            await self._copying(link.connection.get(path, local))
+            await self._copying(lambda c: c.get(path, local))
             return local.read_bytes()
 
     async def _write_bytes(self, path: str, data: bytes, use_sudo: bool) -> None:
@@ -517,9 +537,8 @@ class Host(abc.ABC):
             await self._run(f"sh -c {shlex.quote(_SUDO_WRITE)} sh {shlex.quote(path)}",
                             use_sudo=True, interactive=False, silent=True, stdin=data)
             return
-        link = await self._link()
         try:
-            found: FileStat | None = await link.connection.stat(path)
+            found: FileStat | None = await self._using(lambda c: c.stat(path))
         except FileNotFoundError:
             found = None
         if found is not None and stat_module.S_ISDIR(found.st_mode):
@@ -529,16 +548,14 @@ class Host(abc.ABC):
             local.write_bytes(data)
             # an existing file keeps its bits; a new one gets 0666 less the host's umask
             local.chmod(stat_module.S_IMODE(found.st_mode) if found is not None else 0o666)
-            await self._copying(link.connection.put(local, path, preserve=found is not None))
+            await self._copying(lambda c: c.put(local, path, preserve=found is not None))
 
-    async def _copying(self, copy: Any) -> None:
-        """Await a copy: a refusal is an ``OSError``, as python-deployer's SFTP raised."""
+    async def _copying(self, copy: Callable[[Connection], Awaitable[None]]) -> None:
+        """Do a copy: a refusal is an ``OSError``, as python-deployer's SFTP raised."""
         try:
-            await copy
+            await self._using(copy)
         except CopyFailed as exc:
             raise OSError(str(exc)) from exc
-        except ConnectError as exc:
-            raise ConnectionFailedException(str(exc)) from exc
 
     async def _open_async(self, remote_path: str, mode: str, use_sudo: bool, sandbox: bool,
                           local_path: str | None = None) -> RemoteFile[Any]:

@@ -72,7 +72,8 @@ class Exchange:
     :param terminal: the command runs in a remote terminal (one merged stream, shown raw).
     :param prompt: sudo's prompt to watch for; None: sudo is not used, or its prompt is
         left for the user to answer at the terminal.
-    :param password: the answer to ``prompt``; None: a prompt is an error.
+    :param password: the answer to ``prompt``; None: a prompt is an error, except in a
+        remote terminal, where it is shown for the user to answer (and not kept).
     :param stdin: written once sudo is answered or the command has spoken (None: nothing).
     :param close_stdin: then end the command's input.
     """
@@ -134,11 +135,17 @@ class Exchange:
 
     def stdout(self, data: bytes) -> None:
         """Sink for the command's stdout (its terminal in a remote terminal)."""
-        self._pass("stdout", self._watch(data) if self._watched("stdout") else data)
+        if self._watched("stdout"):
+            self._watch("stdout", data)
+        else:
+            self._pass("stdout", data)
 
     def stderr(self, data: bytes) -> None:
         """Sink for the command's stderr."""
-        self._pass("stderr", self._watch(data) if self._watched("stderr") else data)
+        if self._watched("stderr"):
+            self._watch("stderr", data)
+        else:
+            self._pass("stderr", data)
 
     def _watched(self, name: Stream) -> bool:
         """Whether sudo's prompt comes on ``name``."""
@@ -175,32 +182,40 @@ class Exchange:
 
     # -- sudo's prompt ------------------------------------------------------------------------
 
-    def _watch(self, data: bytes) -> bytes:
-        """``data`` without sudo's prompts, each answered; a partial one is held back."""
+    def _watch(self, name: Stream, data: bytes) -> None:
+        """Pass ``data`` on without sudo's prompts, each answered; hold back the end that
+        may begin one."""
         assert self._prompt is not None
-        if self._eat_newline:  # the line sudo ends after reading the password in a terminal
-            self._eat_newline = False
-            data = data.removeprefix(b"\r\n").removeprefix(b"\n")
-        buffer, self._held = self._held + data, b""
-        passed = bytearray()
+        buffer, self._held = self._eat(self._held + data), b""
         while (at := buffer.find(self._prompt)) >= 0:
-            passed += buffer[:at]
+            self._pass(name, buffer[:at])
             buffer = buffer[at + len(self._prompt):]
             self._prompted()
-            if self._eat_newline and buffer:
-                self._eat_newline = False
-                buffer = buffer.removeprefix(b"\r\n").removeprefix(b"\n")
+            buffer = self._eat(buffer)
         keep = next((n for n in range(min(len(buffer), len(self._prompt) - 1), 0, -1)
                      if self._prompt.startswith(buffer[-n:])), 0)
         self._held = buffer[len(buffer) - keep:]
-        passed += buffer[:len(buffer) - keep]
-        return bytes(passed)
+        self._pass(name, buffer[:len(buffer) - keep])
+
+    def _eat(self, data: bytes) -> bytes:
+        """``data`` without the line end sudo writes in a terminal once it has read a
+        password (shown, not kept, when the user typed it at the prompt shown)."""
+        if not self._eat_newline or not data:
+            return data
+        self._eat_newline = False
+        rest = data.removeprefix(b"\r\n").removeprefix(b"\n")
+        if rest != data and self._password is None:
+            self._raw("\r\n")
+        return rest
 
     def _prompted(self) -> None:
         self.prompts += 1
         if self.failure is not None:
             return
-        if self._password is None:
+        if self._password is None and self._terminal:
+            self._raw(self._prompt.decode() if self._prompt else "")  # for the user to answer
+            self._eat_newline = True
+        elif self._password is None:
             self._fail("no password")
         elif self.prompts > 1:
             self._fail("rejected")

@@ -8,6 +8,10 @@ writing is sent on close and lands under a temporary name, renamed over the real
 that existed keeps its permission bits; a new one gets the host's default (``0666``
 less its umask). The file is owned by whoever wrote it (root with ``use_sudo``).
 
+As in python-deployer, a file not closed is closed (and saved) when it is garbage
+collected, so ``host.open(path, 'w').write(text)`` works; errors then are only
+printed, so prefer a ``with`` block.
+
 In sandbox mode nothing is written; reads are real, except under sudo, which the
 sandbox never runs: those read as empty, as all reads did in python-deployer.
 
@@ -116,6 +120,12 @@ class RemoteFile(Generic[AnyStr]):
             self._entry.complete(True)
         finally:
             self._entry.__exit__(None, None, None)
+
+    def __del__(self) -> None:
+        # python-deployer's ``host.open(path, 'wb').write(data)`` relies on this: the file
+        # is saved when the last reference goes (at once, in CPython).
+        if not getattr(self, "_closed", True):
+            self.close()
 
     def __enter__(self) -> RemoteFile[AnyStr]:
         return self

@@ -15,7 +15,7 @@ from __future__ import annotations
 import getpass
 import os
 
-from shoal.deploy.host.base import Host
+from shoal.deploy.host.base import Host, check_interface
 from shoal.hosts import Connection, LocalTransport
 
 __all__ = ["LocalHost"]
@@ -43,4 +43,5 @@ class LocalHost(Host):
 
     async def get_ip_address_async(self, interface: str = "eth0") -> str:
         """``127.0.0.1``, whatever the interface, as python-deployer."""
+        check_interface(interface)
         return "127.0.0.1"

@@ -126,8 +126,12 @@ class DefaultLogger(Logger):
         return _Fork(fork)
 
     def log_exception(self, e: BaseException) -> None:
-        """Print what failed: a command's host, status and command line, else the error."""
+        """Print what failed: a command's host, status and command line, else the error
+        (an action's with its traceback)."""
         if isinstance(e, ActionException):
+            if not isinstance(e.inner_exception, ExecCommandFailed):
+                self._print("-" * 79, "\n", e.traceback.rstrip(), "\n", "-" * 79, "\n")
+                return
             e = e.inner_exception
         if isinstance(e, ExecCommandFailed):
             self._print("\n", self._colour("FAILED !!", "red"), "\n",

@@ -187,7 +187,7 @@ class NodeBase(type):
         own = attrs.get("__module__") == __name__  # Node and ParallelNode themselves
         if bases:
             attrs = _expand_overrides(name, attrs, bases[0])
-        node_type: str = attrs.get("_node_type") or getattr(bases[0], "_node_type")
+        node_type: str = attrs.get("_node_type") or bases[0]._node_type
         if "__init__" in attrs and not own:
             raise TypeError(f"node {name}: a node must not have its own __init__")
         if not own:

@@ -35,13 +35,13 @@ import os
 import sys
 import traceback
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn
 
 from shoal.deploy._fanout import run_all
 from shoal.deploy.console import Console
 from shoal.deploy.exceptions import ActionException, ExecCommandFailed, ParallelActionException
-from shoal.deploy.host_container import HostContainer, HostPool, HostsContainer
-from shoal.deploy.loggers import DummyLoggerInterface
+from shoal.deploy.host_container import HostContainer, HostPool, HostsContainer, silent_pty
+from shoal.deploy.loggers import DefaultLogger, DummyLoggerInterface, LoggerInterface
 from shoal.deploy.node.base import (
     Action,
     EnvBase,
@@ -50,11 +50,7 @@ from shoal.deploy.node.base import (
     get_node_path,
     unfilled_required_properties,
 )
-from shoal.deploy.pseudo_terminal import DummyPty
-
-if TYPE_CHECKING:
-    from shoal.deploy.loggers import LoggerInterface
-    from shoal.deploy.pseudo_terminal import Pty
+from shoal.deploy.pseudo_terminal import Pty
 
 __all__ = ["FAILURE_POLICIES", "Env", "EnvAction", "ParallelActionResult", "SkippedTaskResult"]
 
@@ -101,7 +97,7 @@ class Env(EnvBase):
             raise ValueError(f"on_failure {on_failure!r}: choose one of {FAILURE_POLICIES}")
         set_ = object.__setattr__
         set_(self, "_node", node)
-        set_(self, "_pty", pty if pty is not None else DummyPty())
+        set_(self, "_pty", pty if pty is not None else silent_pty())
         set_(self, "_logger", logger if logger is not None else DummyLoggerInterface())
         set_(self, "_is_sandbox", bool(is_sandbox))
         set_(self, "_on_failure", on_failure or "ask")
@@ -112,10 +108,6 @@ class Env(EnvBase):
     @classmethod
     def default_from_node(cls, node: Node) -> Env:
         """An Env on this process's stdin/stdout, not interactive, logging to stdout."""
-        from shoal.deploy.loggers import LoggerInterface
-        from shoal.deploy.loggers.default import DefaultLogger
-        from shoal.deploy.pseudo_terminal import Pty
-
         pty = Pty(stdin=sys.stdin, stdout=sys.stdout, interactive=False,
                   term_var=os.environ.get("TERM", ""))
         logger = LoggerInterface()
@@ -159,9 +151,10 @@ class Env(EnvBase):
             return env_action._evaluate()
         return env_action
 
-    def _fork(self) -> Env:
-        """The same node with hosts of its own (contexts copied), to run alongside others."""
-        return self._wrap_node(self._node, pool=self._pool.fork())
+    def _fork(self, logger: LoggerInterface) -> Env:
+        """The same node with hosts of its own that report to ``logger``, to run alongside
+        other isolations."""
+        return self._wrap_node(self._node, pool=self._pool.fork(logger), logger=logger)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
@@ -290,9 +283,16 @@ class EnvAction:
         if len(isolations) == 1:
             return ParallelActionResult([(isolations[0],
                                           self._run_on_node(isolations[0], *args, **kwargs))])
-        forks = [isolation._fork() for isolation in isolations]
-        outcomes = run_all([functools.partial(self._run_forked, fork, *args, **kwargs)
+        entries = [env._logger.log_fork(get_node_path(i)) for i in isolations]
+        forks = [i._fork(e.get_logger_interface()) for i, e in zip(isolations, entries,
+                                                                      strict=True)]
+        outcomes = run_all([functools.partial(self._run_on_node, fork, *args, **kwargs)
                             for fork in forks])
+        for entry, outcome in zip(entries, outcomes, strict=True):
+            if outcome.error is None:
+                entry.set_succeeded()
+            else:
+                entry.set_failed(outcome.error)
         result = ParallelActionResult([(f, o.value) for f, o in zip(forks, outcomes, strict=True)
                                        if o.error is None])
         failures = {f: _as_action_exception(o.error)
@@ -300,18 +300,6 @@ class EnvAction:
         if failures:
             raise ParallelActionException(failures, result, len(forks))
         return result
-
-    def _run_forked(self, fork: Env, *args: Any, **kwargs: Any) -> Any:
-        """:meth:`_run_on_node` in one isolation of several, told to the loggers as a fork
-        (``log_fork``, as python-deployer did), so that a shell can follow each one."""
-        entry = fork._logger.log_fork(_label(fork))
-        try:
-            value = self._run_on_node(fork, *args, **kwargs)
-        except BaseException as exc:
-            entry.set_failed(exc)
-            raise
-        entry.set_succeeded()
-        return value
 
     def _run_on_node(self, isolation: Env, *args: Any, **kwargs: Any) -> Any:
         """Run the action once, in ``isolation``, with the failure policy."""

@@ -80,9 +80,8 @@ class RoleMapping:
         return "map_roles(" + ", ".join(f"{k}={v!r}" for k, v in self._mappings.items()) + ")"
 
     def __call__(self, node_class: N) -> N:
-        from shoal.deploy.node.base import Node
-
-        if not (isinstance(node_class, type) and issubclass(node_class, Node)):
+        # Duck-typed: this module is below the nodes it maps (node.base imports it).
+        if not (isinstance(node_class, type) and hasattr(node_class, "_node_type")):
             raise TypeError(f"map_roles applied to {node_class!r}, which is not a Node class")
         namespace: dict[str, Any] = {
             "Hosts": self, "__module__": node_class.__module__,
