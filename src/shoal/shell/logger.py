@@ -34,16 +34,61 @@ def _slug(host: Any) -> str:
 
 
 class _Fork(ForkCallback):
-    def __init__(self, entry: ForkEntry, state: RunState | None) -> None:
+    """One isolation: its own logger, which tells the job which fork did what."""
+
+    def __init__(self, parent: ShellLogger, entry: ForkEntry, state: RunState | None) -> None:
         self._entry = entry
         self._state = state
+        self._logger = _ForkLogger(parent, entry.fork_name, state)
         if state is not None:
             state.fork_started(entry.fork_name)
 
+    def get_fork_logger(self) -> Logger:
+        return self._logger
+
     def completed(self) -> None:
+        if self._state is not None:  # the end of what the fork logger did not see
+            self._state.fork_finished(self._entry.fork_name, None if self._entry.succeeded
+                                      else self._entry.exception)
+
+
+class _ForkLogger(Logger):
+    """The logger of one isolation: prints as the shell's, and follows the isolation's
+    action (it has ended when its outermost action group closes)."""
+
+    def __init__(self, parent: ShellLogger, name: str, state: RunState | None) -> None:
+        self._parent = parent
+        self._name = name
+        self._state = state
+        self._depth = 0
+        self._error: BaseException | None = None
+
+    def enter_group(self, func_name: str, *args: Any, **kwargs: Any) -> None:
+        self._depth += 1
+
+    def leave_group(self) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._state is not None:
+            self._state.fork_finished(self._name, self._error)
+
+    def log_run(self, run_entry: RunEntry) -> RunCallback:
+        self._error = None  # a command again: a retry, or the failure was handled
         if self._state is not None:
-            self._state.fork_ended(self._entry.fork_name, bool(self._entry.succeeded),
-                                   self._entry.exception)
+            self._state.fork_command(self._name, _slug(run_entry.host))
+        return self._parent.log_run(run_entry)
+
+    def log_file_opened(self, file_entry: FileEntry) -> FileCallback:
+        return self._parent.log_file_opened(file_entry)
+
+    def log_fork(self, fork_entry: ForkEntry) -> ForkCallback:
+        return self._parent.log_fork(fork_entry)
+
+    def log_exception(self, e: BaseException) -> None:
+        self._error = e
+        self._parent.log_exception(e)
+
+    def log_msg(self, msg: str) -> None:
+        self._parent.log_msg(msg)
 
 
 class ShellLogger(Logger):
@@ -64,7 +109,7 @@ class ShellLogger(Logger):
 
     def log_fork(self, fork_entry: ForkEntry) -> ForkCallback:
         """An isolation starts: the view gets a row for it."""
-        return _Fork(fork_entry, self._job())
+        return _Fork(self, fork_entry, self._job())
 
     def log_run(self, run_entry: RunEntry) -> RunCallback:
         """Print ``host $ command``; a failure when it ends."""

@@ -56,7 +56,7 @@ class RunState:
         self._lock = threading.Lock()
         self._forks: dict[str, ForkState] = {}
         self._commands: dict[int, tuple[str, str]] = {}
-        self._last: dict[str, str] = {}
+        self._host_fork: dict[str, str] = {}
         self.commands_run = 0
 
     def _changed(self) -> None:
@@ -66,23 +66,45 @@ class RunState:
     # -- reports ------------------------------------------------------------------------
 
     def fork_started(self, name: str) -> None:
-        """An isolation started, on host ``name``."""
+        """An isolation ``name`` (``Root.Web[web1]``) is about to run."""
         with self._lock:
-            self._forks[name] = ForkState(name, last=self._last.get(name, ""))
+            self._forks[name] = ForkState(_label(name))
         self._changed()
 
-    def fork_ended(self, name: str, succeeded: bool, error: BaseException | None) -> None:
-        """An isolation ended: well, with ``error``, or cancelled (an interrupt)."""
+    def fork_command(self, name: str, host: str) -> None:
+        """The isolation ``name`` runs a command on ``host``: its lines are the fork's."""
         with self._lock:
-            fork = self._forks.setdefault(name, ForkState(name))
+            self._host_fork[host] = name
+            fork = self._forks.get(name)
+            if fork is not None and fork.status != "running":
+                fork.status, fork.ended, fork.error = "running", None, ""  # a retry
+        self._changed()
+
+    def fork_finished(self, name: str, error: BaseException | None) -> None:
+        """The isolation's action returned (``error`` None) or raised ``error``."""
+        with self._lock:
+            fork = self._forks.get(name)
+            if fork is None or fork.ended is not None:
+                return
             fork.ended = time.monotonic()
-            if succeeded:
+            if self.interrupting:
+                fork.status = "interrupted"
+            elif error is None:
                 fork.status = "done"
-            elif error is None or isinstance(error, (KeyboardInterrupt, CancelledError)):
+            elif isinstance(error, (KeyboardInterrupt, CancelledError)):
                 fork.status = "interrupted"
             else:
                 fork.status = "failed"
                 fork.error = str(error)
+        self._changed()
+
+    def stopped(self) -> None:
+        """The job is over: an isolation still running was interrupted."""
+        with self._lock:
+            for fork in self._forks.values():
+                if fork.ended is None:
+                    fork.ended = time.monotonic()
+                    fork.status = "interrupted"
         self._changed()
 
     def command_started(self, key: int, host: str, command: str) -> None:
@@ -101,9 +123,9 @@ class RunState:
     def host_line(self, host: str, line: str) -> None:
         """``host`` printed ``line``."""
         with self._lock:
-            self._last[host] = line
-            if host in self._forks:
-                self._forks[host].last = line
+            fork = self._forks.get(self._host_fork.get(host, ""))
+            if fork is not None:
+                fork.last = line
         self._changed()
 
     # -- readings ---------------------------------------------------------------------
@@ -145,3 +167,10 @@ class RunState:
         rows.append(f"{len(forks)} hosts: {totals}")
         return rows
 
+
+
+def _label(fork_name: str) -> str:
+    """The row label of an isolation: its slug, ``web1`` for ``Root.Web[web1]``."""
+    if fork_name.endswith("]") and "[" in fork_name:
+        return fork_name[fork_name.rindex("[") + 1:-1]
+    return fork_name

@@ -365,6 +365,7 @@ class ShellSession:
             self._job = None
 
     def _finish(self, job: _Job) -> None:
+        job.state.stopped()
         for line in job.state.summary(self.columns):
             self.say(line)
 
