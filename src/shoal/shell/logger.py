@@ -49,7 +49,7 @@ class _Fork(ForkCallback):
     def completed(self) -> None:
         if self._state is not None:  # the end of what the fork logger did not see
             self._state.fork_finished(self._entry.fork_name, None if self._entry.succeeded
-                                      else self._entry.exception)
+                                      else self._entry.exception, final=True)
 
 
 class _ForkLogger(Logger):

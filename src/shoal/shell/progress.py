@@ -80,13 +80,19 @@ class RunState:
                 fork.status, fork.ended, fork.error = "running", None, ""  # a retry
         self._changed()
 
-    def fork_finished(self, name: str, error: BaseException | None) -> None:
-        """The isolation's action returned (``error`` None) or raised ``error``."""
+    def fork_finished(self, name: str, error: BaseException | None,
+                      final: bool = False) -> None:
+        """The isolation's action returned (``error`` None) or raised ``error``.
+
+        Seen live, a failure that was then skipped looks like a failure; the ``final``
+        word (when every isolation has ended) settles it.
+        """
         with self._lock:
             fork = self._forks.get(name)
-            if fork is None or fork.ended is not None:
+            if fork is None or (fork.ended is not None and not final):
                 return
-            fork.ended = time.monotonic()
+            fork.ended = fork.ended or time.monotonic()
+            fork.error = ""
             if self.interrupting:
                 fork.status = "interrupted"
             elif error is None:

@@ -108,6 +108,8 @@ class _Job:
     live: asyncio.Event = field(default_factory=asyncio.Event)
     released: asyncio.Event = field(default_factory=asyncio.Event)
     resize: Callable[[], None] | None = None
+    #: keys typed while no question was asked yet: the next answer
+    typed: list[str] = field(default_factory=list)
 
 
 class _Submission:
@@ -269,11 +271,12 @@ class ShellSession:
 
     # -- questions asked by the shell itself (on the session's loop) --------------------
 
-    async def ask_line(self, question: str, *, hidden: bool = False) -> str | None:
+    async def ask_line(self, question: str, *, hidden: bool = False,
+                       default: str = "") -> str | None:
         """A line typed in answer to ``question`` (None: Ctrl-C or Ctrl-D)."""
         try:
-            answer: str = await PromptSession[str]().prompt_async(ANSI(question),
-                                                                  is_password=hidden)
+            answer: str = await PromptSession[str]().prompt_async(
+                ANSI(question), is_password=hidden, default=default)
         except (KeyboardInterrupt, EOFError):
             return None
         return answer
@@ -372,7 +375,7 @@ class ShellSession:
     async def _drive(self, job: _Job, waiter: asyncio.Future[Any]) -> None:
         """Show the running view, answer questions, hand over the terminal, until done."""
         while not waiter.done():
-            view = make_view(job.state, self.screen, self.interrupt)
+            view = make_view(job.state, self.screen, self.interrupt, job.typed)
             job.state.on_change = self._redraw(view)
             self.screen.on_partial = view.invalidate
             showing = asyncio.ensure_future(view.run_async())
@@ -412,15 +415,25 @@ class ShellSession:
     async def _serve(self, job: _Job, request: _Question | _TakeTerminal,
                      waiter: asyncio.Future[Any]) -> None:
         if isinstance(request, _Question):
-            await self._question(request, waiter)
+            await self._question(job, request, waiter)
         elif job.terminal_given:
             request.given.set_result(False)
         else:
             await self._login(job, request, waiter)
 
-    async def _question(self, question: _Question, waiter: asyncio.Future[Any]) -> None:
+    async def _question(self, job: _Job, question: _Question,
+                        waiter: asyncio.Future[Any]) -> None:
         text = await self.screen.take_partial()
-        asking = asyncio.ensure_future(self.ask_line(text, hidden=question.hidden))
+        ahead = "".join(job.typed)
+        job.typed.clear()
+        if "\n" in ahead:  # answered before it was asked
+            early, _, rest = ahead.partition("\n")
+            job.typed.extend(rest)
+            self.say(text + ("*" * len(early) if question.hidden else early))
+            question.answer.set_result(early)
+            return
+        asking = asyncio.ensure_future(self.ask_line(text, hidden=question.hidden,
+                                                     default=ahead))
         await asyncio.wait([asking, waiter], return_when=asyncio.FIRST_COMPLETED)
         if not asking.done():
             asking.cancel()

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from prompt_toolkit.application import Application, get_app
-from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.formatted_text import ANSI, StyleAndTextTuples, to_formatted_text
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.layout import FormattedTextControl, Layout, Window
 
@@ -30,12 +30,22 @@ def _fit(text: str, room: int) -> str:
     return text if len(text) <= room else text[:max(room - 1, 0)] + "…"
 
 
+def _fit_formatted(fragments: StyleAndTextTuples, room: int) -> StyleAndTextTuples:
+    out: StyleAndTextTuples = []
+    for style, text, *_ in fragments:
+        if room <= 0:
+            break
+        out.append((style, _fit(text, room)))
+        room -= len(text)
+    return out
+
+
 def _lines(state: RunState, screen: Screen, columns: int, rows: int) -> StyleAndTextTuples:
     spinner = _SPINNER[int(time.monotonic() * 8) % len(_SPINNER)]
     out: StyleAndTextTuples = []
     partial = screen.partial
     if partial:
-        out += [("", _fit(partial, columns - 1)), ("", "\n")]
+        out += [*_fit_formatted(to_formatted_text(ANSI(partial)), columns - 1), ("", "\n")]
     hint = "interrupting: waiting for every host to stop" if state.interrupting else (
         "Ctrl-C interrupts")
     forks = state.forks()
@@ -70,15 +80,33 @@ def _lines(state: RunState, screen: Screen, columns: int, rows: int) -> StyleAnd
     return out
 
 
-def make_view(state: RunState, screen: Screen,
-              interrupt: Callable[[], None]) -> Application[None]:
-    """The running view of ``state``; ``interrupt`` is called on Ctrl-C."""
+def make_view(state: RunState, screen: Screen, interrupt: Callable[[], None],
+              typed: list[str]) -> Application[None]:
+    """The running view of ``state``; ``interrupt`` is called on Ctrl-C.
+
+    Other keys go to ``typed``: the answer to a question not asked yet (it was on the
+    screen a moment before its prompt), which the prompt then starts with.
+    """
     bindings = KeyBindings()
 
     @bindings.add("c-c")
     def _interrupt(event: KeyPressEvent) -> None:
         interrupt()
         event.app.invalidate()
+
+    @bindings.add("<any>")
+    def _type_ahead(event: KeyPressEvent) -> None:
+        if event.data.isprintable():
+            typed.append(event.data)
+
+    @bindings.add("enter")
+    def _enter(event: KeyPressEvent) -> None:
+        typed.append("\n")
+
+    @bindings.add("backspace")
+    def _backspace(event: KeyPressEvent) -> None:
+        if typed and typed[-1] != "\n":
+            typed.pop()
 
     def text() -> StyleAndTextTuples:
         size = get_app().output.get_size()
