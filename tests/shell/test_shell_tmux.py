@@ -121,7 +121,7 @@ def test_actions_sandbox_and_inspect_on_the_testbed(terminal: Tmux, testbed: Tes
     assert "node1: I am shoal-test" in screen and "node2: I am shoal-test" in screen
     target = shared_tmp_path / "made"
     terminal.type(pane, f"sandbox touch {target}")
-    screen = terminal.wait_for(pane, f"touch {target}")
+    screen = terminal.wait_for(pane, "[sandbox]")
     assert re.search(rf"node1: \[sandbox\] .*touch {target}", screen), screen
     assert not target.exists()
     terminal.wait_prompt(pane, "Site >")

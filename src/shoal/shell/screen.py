@@ -22,13 +22,13 @@ from collections.abc import Callable
 
 from prompt_toolkit.application import in_terminal
 from prompt_toolkit.application.current import get_app_session
+from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.output import Output
 
-__all__ = ["Screen", "paint", "visible_length"]
+__all__ = ["Screen", "paint", "to_ansi"]
 
 _CODES = {"grey": 30, "red": 31, "green": 32, "yellow": 33, "blue": 34, "magenta": 35,
           "cyan": 36, "white": 37}
-_SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def paint(text: str, color: str | None = None, *, bold: bool = False, dim: bool = False) -> str:
@@ -44,9 +44,22 @@ def paint(text: str, color: str | None = None, *, bold: bool = False, dim: bool 
     return f"\x1b[{';'.join(codes)}m{text}\x1b[0m" if codes else text
 
 
-def visible_length(text: str) -> int:
-    """The length of ``text`` on screen, colour codes left out."""
-    return len(_SGR.sub("", text))
+def to_ansi(fragments: StyleAndTextTuples) -> str:
+    """prompt_toolkit's ``(style, text)`` fragments as text with colour codes (the
+    ``fg:ansiNAME`` and ``bold`` styles the shell uses).
+
+    >>> to_ansi([("fg:ansired bold", "web1"), ("", " > ")])
+    '\\x1b[31;1mweb1\\x1b[0m > '
+    """
+    out = []
+    for style, text, *_ in fragments:
+        words = style.split()
+        color = next((w[len("fg:ansi"):] for w in words if w.startswith("fg:ansi")), None)
+        color = {"gray": "white", "black": "grey", "brightblack": None}.get(
+            color or "", color)
+        out.append(paint(text, color if color in _CODES else None, bold="bold" in words,
+                         dim=style.endswith("brightblack")))
+    return "".join(out)
 
 
 class Screen:

@@ -49,7 +49,7 @@ from shoal.shell.handlers import HANDLERS, welcome
 from shoal.shell.logger import ShellLogger
 from shoal.shell.navigation import ShellState, group_color, node_label
 from shoal.shell.progress import RunState
-from shoal.shell.screen import Screen, paint
+from shoal.shell.screen import Screen, paint, to_ansi
 from shoal.shell.terminal import ShellPty
 from shoal.shell.view import make_view
 
@@ -159,11 +159,11 @@ def _in_thread(work: Callable[[], T]) -> asyncio.Future[T]:
 
     def body() -> None:
         try:
-            value = work()
+            value, error = work(), None
         except BaseException as exc:  # handed to the waiting session
-            loop.call_soon_threadsafe(settle, None, exc)
-        else:
-            loop.call_soon_threadsafe(settle, value, None)
+            value, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the session's loop is gone: nobody waits
+            loop.call_soon_threadsafe(settle, value, error)
 
     threading.Thread(target=body, name="shoal-shell-job", daemon=True).start()
     return future
@@ -189,6 +189,8 @@ class ShellSession:
         self.logger.attach(ShellLogger(self.screen, lambda: self._job.state
                                        if self._job is not None else None, self.pty.color_of))
         self._history = self.options.history or InMemoryHistory()
+        #: keys typed while a job ran, not taken by a question: the next line
+        self._typed: list[str] = []
         self._done = False
 
     # -- the prompt ---------------------------------------------------------------------
@@ -215,8 +217,15 @@ class ShellSession:
         try:
             while not self._done:
                 await self.screen.drain()
+                ahead, self._typed = "".join(self._typed), []
+                if "\n" in ahead:  # a whole line typed while the last one ran
+                    line, _, rest = ahead.partition("\n")
+                    self._typed.extend(rest)
+                    self.screen.line(to_ansi(self.prompt_fragments()) + line)
+                    await self.execute(line)
+                    continue
                 try:
-                    line = await prompt.prompt_async(self.prompt_fragments)
+                    line = await prompt.prompt_async(self.prompt_fragments, default=ahead)
                 except KeyboardInterrupt:
                     continue
                 except EOFError:
@@ -363,6 +372,7 @@ class ShellSession:
             self._finish(job)
             return result
         finally:
+            self._typed.extend(job.typed)
             if not waiter.done():  # the session itself is going away: stop the work too
                 self.interrupt()
             self._job = None
@@ -386,7 +396,7 @@ class ShellSession:
             finally:
                 job.state.on_change = None
                 self.screen.on_partial = None
-                if not showing.done():
+                if not showing.done() and view.future is not None and not view.future.done():
                     view.exit()
                 with contextlib.suppress(Exception):
                     await showing
@@ -394,8 +404,21 @@ class ShellSession:
                     request.cancel()
             if request.done() and not request.cancelled():
                 await self._serve(job, request.result(), waiter)
+            if self._app_session.input.closed:  # the client has gone: so does its job
+                self.interrupt()
+                await self._orphaned(job, waiter)
         while not job.requests.empty():  # asked as the job ended: nobody will answer
             self._refuse(job.requests.get_nowait())
+
+    async def _orphaned(self, job: _Job, waiter: asyncio.Future[Any]) -> None:
+        """Nobody is at the terminal any more: refuse what the job asks until it stops."""
+        while not waiter.done():
+            request = asyncio.ensure_future(job.requests.get())
+            await asyncio.wait([waiter, request], return_when=asyncio.FIRST_COMPLETED)
+            if request.done():
+                self._refuse(request.result())
+            else:
+                request.cancel()
 
     def _redraw(self, view: Any) -> Callable[[], None]:
         """A callback that redraws ``view`` soon, from any thread."""
