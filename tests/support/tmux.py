@@ -78,13 +78,13 @@ class Tmux:
             time.sleep(0.05)  # polling the screen: tmux has no "text appeared" event
 
     def wait_prompt(self, pane: str, prompt: str, *, deadline: float = DEADLINE) -> str:
-        """Wait until the pane's last line starts with ``prompt`` (a program waits for
-        input there); returns the screen. Keys typed before that are echoed by the
-        terminal itself, as in any shell, and garble the screen."""
+        """Wait until the pane's last line is ``prompt`` and nothing after it (a program
+        waits for input there); returns the screen. Keys typed before that are echoed by
+        the terminal itself, as in any shell, and garble the screen."""
         end = time.monotonic() + deadline
         while True:
             screen = self.screen(pane)
-            if screen.splitlines() and screen.splitlines()[-1].startswith(prompt):
+            if screen.splitlines() and screen.splitlines()[-1].rstrip() == prompt.rstrip():
                 return screen
             if time.monotonic() > end:
                 raise AssertionError(f"no {prompt!r} prompt after {deadline} s:\n{screen}")
