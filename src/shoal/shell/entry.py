@@ -7,13 +7,15 @@ returned (0, or 1 when an attached shell's connection broke).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
 import sys
 from pathlib import Path
 
-from shoal.deploy.node import Node
+from shoal.deploy.inspection import Inspector
+from shoal.deploy.node import Node, get_node_path
 from shoal.deploy.script import find_root, load_script
 from shoal.errors import UsageError
 from shoal.shell.attach import attach as attach_to
@@ -22,7 +24,8 @@ from shoal.shell.listen import parse_listen
 from shoal.shell.main import run_local, serve
 from shoal.shell.unix_server import private_socket_path, session_dir
 
-__all__ = ["attach_socket", "list_sessions", "open_shell", "serve_root"]
+__all__ = ["attach_socket", "client_command", "list_sessions", "node_at", "open_shell",
+           "serve_root"]
 
 
 def open_shell(file: str | None, root: str | None = None, *, non_interactive: bool = False,
@@ -49,13 +52,59 @@ def open_shell(file: str | None, root: str | None = None, *, non_interactive: bo
         raise UsageError("shoal deploy: --panes needs tmux: run shoal inside a tmux session")
     node = find_root(load_script(file), root)()
     if listen is not None:
-        return serve_root(node, listen, authorized_keys=authorized_keys, bind_any=bind_any)
+        return serve_root(node, listen, authorized_keys=authorized_keys, bind_any=bind_any,
+                          interactive=not non_interactive)
     run_local(node, interactive=not non_interactive, panes=panes)
     return 0
 
 
+def client_command(root: Node, prog: str, options: argparse.Namespace) -> int:
+    """python-deployer's ``start()`` commands that need the shell (see
+    :mod:`shoal.deploy.client`): ``run`` without an action, ``run --socket``, ``listen``,
+    ``connect``, ``telnet-server`` and ``list-sessions``."""
+    command = options.command
+    if command == "list-sessions":
+        return list_sessions()
+    if command == "connect" or (command == "run" and options.socket):
+        if command == "run" and options.action is not None:
+            raise UsageError(f"{prog}: run --socket opens the shell there; to run "
+                             f"{options.action!r}, type it in the shell")
+        return attach_socket(options.socket)
+    interactive = not options.non_interactive
+    if command == "listen":
+        name = options.socket or _free_socket_name()
+        return serve_root(root, f"unix:{name}", interactive=interactive)
+    if command == "telnet-server":
+        return serve_root(root, f"telnet://127.0.0.1:{options.port}", interactive=interactive)
+    run_local(node_at(root, options.path, prog), interactive=interactive)
+    return 0
+
+
+def node_at(root: Node, path: str | None, prog: str) -> Node:
+    """The node at the dotted ``path`` of child names below ``root`` (``--path``).
+
+    :raises UsageError: a name that is not a child there.
+    """
+    node = root
+    for name in (path or "").split(".") if path else ():
+        inspector = Inspector(node)
+        if not inspector.has_childnode(name):
+            children = ", ".join(Inspector(c).get_name()
+                                 for c in inspector.get_childnodes(False)) or "none"
+            raise UsageError(f"{prog}: --path {path!r}: {get_node_path(node)} has no child "
+                             f"node {name!r} (children: {children})")
+        node = inspector.get_childnode(name)
+    return node
+
+
+def _free_socket_name() -> str:
+    """The first of ``0``, ``1``… that no shell answers on, as python-deployer chose."""
+    taken = {path.name for path in asyncio.run(live_sessions())}
+    return next(str(n) for n in range(1000) if f"{n}.sock" not in taken)
+
+
 def serve_root(node: Node, listen: str, *, authorized_keys: str | None = None,
-               bind_any: bool = False) -> int:
+               bind_any: bool = False, interactive: bool = True) -> int:
     """Serve the shell on ``node``'s tree at ``listen`` until Ctrl-C."""
     where = parse_listen(listen, bind_any=bind_any)
     if where.scheme == "unix":
@@ -63,7 +112,7 @@ def serve_root(node: Node, listen: str, *, authorized_keys: str | None = None,
         where = where._replace(path=private_socket_path(str(where.path)))
     keys = Path(authorized_keys).expanduser() if authorized_keys else None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(node, where, authorized_keys=keys))
+        asyncio.run(serve(node, where, authorized_keys=keys, interactive=interactive))
     return 0
 
 

@@ -58,13 +58,14 @@ def run_local(root: Node, *, interactive: bool = True, panes: bool = False,
 
 
 def _guarded(root: Node, name: Callable[[Any], str],
-             panes: bool = False) -> Callable[[Any], Any]:
+             interactive: bool = True) -> Callable[[Any], Any]:
     """The ``interact`` coroutine a server calls per client: a session of its own."""
     async def interact(client: Any) -> None:
         who = name(client)
         log.info("[client=%s] session starts", who)
         try:
-            await ShellSession(root, SessionOptions(name=who, panes=panes)).run()
+            await ShellSession(root, SessionOptions(interactive=interactive,
+                                                    name=who)).run()
         except Exception:  # this client's session only; the server and the others go on
             log.exception("[client=%s] session failed", who)
         finally:
@@ -80,10 +81,12 @@ def _ssh_name(session: Any) -> str:
 
 
 async def serve(root: Node, listen: Listen, *, authorized_keys: Path | None = None,
-                out: TextIO | None = None, ready: asyncio.Event | None = None) -> None:
+                interactive: bool = True, out: TextIO | None = None,
+                ready: asyncio.Event | None = None) -> None:
     """Serve the shell on ``listen`` until cancelled.
 
     :param authorized_keys: the clients' keys (required for ``ssh://``).
+    :param interactive: whether sessions ask questions (False: defaults are taken).
     :param out: where to say where it listens (and the telnet token); stdout by default.
     :param ready: set once the server listens.
     :raises UsageError: ``ssh://`` without ``authorized_keys``.
@@ -93,15 +96,17 @@ async def serve(root: Node, listen: Listen, *, authorized_keys: Path | None = No
     if listen.scheme == "ssh":
         if authorized_keys is None:
             raise UsageError(f"--listen {listen}: an SSH listener needs --authorized-keys FILE")
-        acceptor = await serve_ssh(_guarded(root, _ssh_name), listen, authorized_keys)
+        acceptor = await serve_ssh(_guarded(root, _ssh_name, interactive), listen,
+                                   authorized_keys)
         port = acceptor.sockets[0].getsockname()[1]
         print(f"serving the deployment shell on ssh://{listen.host}:{port}", file=out,
               flush=True)
         closer: Callable[[], Any] = acceptor.close
     elif listen.scheme == "telnet":
         token = new_token()
-        server = TokenTelnetServer(_guarded(root, lambda c: f"telnet {c.addr[0]}:{c.addr[1]}"),
-                                   listen, token)
+        server = TokenTelnetServer(
+            _guarded(root, lambda c: f"telnet {c.addr[0]}:{c.addr[1]}", interactive),
+            listen, token)
         task = asyncio.ensure_future(server.serve())
         await server.listening.wait()
         assert server.address is not None
@@ -114,7 +119,7 @@ async def serve(root: Node, listen: Listen, *, authorized_keys: Path | None = No
         closer = task.cancel
     else:
         assert listen.path is not None
-        unix = await serve_unix(_unix_interact(root), listen.path)
+        unix = await serve_unix(_unix_interact(root, interactive), listen.path)
         print(f"serving the deployment shell on unix:{listen.path} "
               f"(shoal deploy --attach unix:{listen.path})", file=out, flush=True)
         closer = unix.close
@@ -129,9 +134,9 @@ async def serve(root: Node, listen: Listen, *, authorized_keys: Path | None = No
                 listen.path.unlink()
 
 
-def _unix_interact(root: Node) -> Callable[[UnixSession], Any]:
+def _unix_interact(root: Node, interactive: bool) -> Callable[[UnixSession], Any]:
     counter = iter(range(1, 1 << 62))
-    guarded = _guarded(root, lambda _: f"unix #{next(counter)}")
+    guarded = _guarded(root, lambda _: f"unix #{next(counter)}", interactive)
 
     async def interact(session: UnixSession) -> None:
         await guarded(session)

@@ -14,13 +14,24 @@ import time
 from asyncio import CancelledError
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from shoal.shell.screen import paint
 
-__all__ = ["ForkState", "RunState", "STATUS_COLORS"]
+__all__ = ["STATUS_COLORS", "ForkObserver", "ForkState", "RunState"]
 
 #: how each state of an isolation is coloured
 STATUS_COLORS = {"running": "cyan", "done": "green", "failed": "red", "interrupted": "yellow"}
+
+
+class ForkObserver(Protocol):
+    """Told of each isolation as it goes (``--panes`` gives each one a pane)."""
+
+    def fork_started(self, name: str) -> None: ...
+
+    def fork_line(self, name: str, line: str) -> None: ...
+
+    def fork_finished(self, name: str, status: str) -> None: ...
 
 
 @dataclass
@@ -48,8 +59,10 @@ class RunState:
     :param on_change: called (from any thread) after each change.
     """
 
-    def __init__(self, label: str, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(self, label: str, on_change: Callable[[], None] | None = None,
+                 observer: ForkObserver | None = None) -> None:
         self.label = label
+        self.observer = observer
         self.started = time.monotonic()
         self.on_change = on_change
         self.interrupting = False
@@ -69,6 +82,8 @@ class RunState:
         """An isolation ``name`` (``Root.Web[web1]``) is about to run."""
         with self._lock:
             self._forks[name] = ForkState(_label(name))
+        if self.observer is not None:
+            self.observer.fork_started(name)
         self._changed()
 
     def fork_command(self, name: str, host: str) -> None:
@@ -91,6 +106,7 @@ class RunState:
             fork = self._forks.get(name)
             if fork is None or (fork.ended is not None and not final):
                 return
+            first = fork.ended is None
             fork.ended = fork.ended or time.monotonic()
             fork.error = ""
             if self.interrupting:
@@ -102,15 +118,21 @@ class RunState:
             else:
                 fork.status = "failed"
                 fork.error = str(error)
+            status = fork.status
+        if first and self.observer is not None:
+            self.observer.fork_finished(name, status)
         self._changed()
 
     def stopped(self) -> None:
         """The job is over: an isolation still running was interrupted."""
         with self._lock:
-            for fork in self._forks.values():
-                if fork.ended is None:
-                    fork.ended = time.monotonic()
-                    fork.status = "interrupted"
+            stopped = [name for name, fork in self._forks.items() if fork.ended is None]
+            for name in stopped:
+                self._forks[name].ended = time.monotonic()
+                self._forks[name].status = "interrupted"
+        if self.observer is not None:
+            for name in stopped:
+                self.observer.fork_finished(name, "interrupted")
         self._changed()
 
     def command_started(self, key: int, host: str, command: str) -> None:
@@ -129,9 +151,12 @@ class RunState:
     def host_line(self, host: str, line: str) -> None:
         """``host`` printed ``line``."""
         with self._lock:
-            fork = self._forks.get(self._host_fork.get(host, ""))
+            name = self._host_fork.get(host, "")
+            fork = self._forks.get(name)
             if fork is not None:
                 fork.last = line
+        if fork is not None and self.observer is not None:
+            self.observer.fork_line(name, line)
         self._changed()
 
     # -- readings ---------------------------------------------------------------------

@@ -48,6 +48,7 @@ from shoal.shell.completion import ShellCompleter
 from shoal.shell.handlers import HANDLERS, welcome
 from shoal.shell.logger import ShellLogger
 from shoal.shell.navigation import ShellState, group_color, node_label
+from shoal.shell.panes import Panes
 from shoal.shell.progress import RunState
 from shoal.shell.screen import Screen, paint, to_ansi
 from shoal.shell.terminal import ShellPty
@@ -191,6 +192,7 @@ class ShellSession:
         self._history = self.options.history or InMemoryHistory()
         #: keys typed while a job ran, not taken by a question: the next line
         self._typed: list[str] = []
+        self._panes = Panes() if self.options.panes else None
         self._done = False
 
     # -- the prompt ---------------------------------------------------------------------
@@ -237,6 +239,8 @@ class ShellSession:
         finally:
             self.screen.close()
             self.pty.close()
+            if self._panes is not None:
+                self._panes.close()
 
     def stop(self) -> None:
         """End the session after the current line."""
@@ -356,7 +360,7 @@ class ShellSession:
         """
         if self._job is not None:
             raise UsageError("a job is running already")
-        job = _Job(RunState(label), cancel)
+        job = _Job(RunState(label, observer=self._panes), cancel)
         self._job = job
         waiter = _in_thread(work)
         try:
