@@ -266,7 +266,7 @@ def test_unix_socket_session_and_the_list_of_sessions(tmp_path: Path,
                 message = json.loads(line)
                 return str(message.get("data", "<exit>" if message["type"] == "exit" else ""))
 
-        output, kept = Output(), []  # type: list[str]
+        output, kept = Output(), list[str]()
         await read_text(output, "Site > ", kept)
         for line in ("size", "exit"):
             writer.write(json.dumps({"type": "input", "data": line + "\r"}).encode() + b"\n")

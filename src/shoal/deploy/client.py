@@ -70,7 +70,7 @@ def _parser(prog: str) -> _Parser:
     run.add_argument("--non-interactive", action="store_true",
                      help="never ask: take defaults, abort on a failed command")
     run.add_argument("--log", metavar="LOGFILE", help="write debug logging to this file")
-    run.add_argument("--scp", action="store_true", help="not available yet")
+    run.add_argument("--scp", action="store_true", help="not available in shoal")
     run.add_argument("action", nargs="?", metavar="ACTION")
     run.add_argument("parameters", nargs="*", metavar="PARAMETER")
     listen = commands.add_parser("listen", help="serve the shell on a Unix socket")

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -111,8 +112,17 @@ def serve_root(node: Node, listen: str, *, authorized_keys: str | None = None,
         assert where.path is not None
         where = where._replace(path=private_socket_path(str(where.path)))
     keys = Path(authorized_keys).expanduser() if authorized_keys else None
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(node, where, authorized_keys=keys, interactive=interactive))
+
+    async def until_stopped() -> None:
+        serving = asyncio.ensure_future(serve(node, where, authorized_keys=keys,
+                                              interactive=interactive))
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):  # stop cleanly: the socket goes too
+            loop.add_signal_handler(signum, serving.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+
+    asyncio.run(until_stopped())
     return 0
 
 

@@ -39,8 +39,9 @@ def run_local(root: Node, *, interactive: bool = True, panes: bool = False,
     :raises UsageError: stdin or stdout is not a terminal.
     """
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise UsageError("the deployment shell needs a terminal; to run one action "
-                         "without one, give --run PATH.TO.ACTION")
+        raise UsageError("the deployment shell needs a terminal; to run an action without "
+                         "one, name it (shoal deploy FILE --run PATH.TO.ACTION, or: "
+                         "SCRIPT run ACTION)")
     options = SessionOptions(interactive=interactive, history=open_history(history),
                              panes=panes)
 
