@@ -91,6 +91,12 @@ def test_a_failed_action_exits_1_and_names_each_failed_host(script: Path) -> Non
         assert (f"Site.Web[{slug}]: {slug}: command exited with status 1: "
                 f"echo failing on {slug} && false") in lines
         assert f"failing on {slug}" in lines  # the command's output, on stderr too
+    outcome = shoal("deploy", str(script), "--non-interactive", "--on-failure", "skip",
+                    "--run", "Web.fail")
+    assert outcome.status == 0
+    assert outcome.out.decode().splitlines() == [
+        f"Site.Web[{slug}]: <skipped Site.Web[{slug}].fail: {slug}: command exited with "
+        f"status 1: echo failing on {slug} && false>" for slug in ("web1", "web2")]
     outcome = shoal("deploy", str(script), "--run", "Status.boom")
     assert outcome.status == 1
     assert "Status.boom: custom failure" in outcome.err.decode().splitlines()

@@ -1,3 +1,7 @@
+# Deployment trees are dynamic: an action's self is an Env, a child read on a node is a
+# node, not its class, and ParallelNode.Array is made at run time. mypy sees the classes.
+# mypy: disable-error-code="name-defined, misc, no-any-return, attr-defined, call-arg"
+# mypy: disable-error-code="arg-type, comparison-overlap, index, valid-type"
 """Running actions in an Env, on LocalHost classes (real local commands): ``self``,
 contexts, the concurrent fan-out of arrays, results, failure policies and decorators.
 
@@ -93,7 +97,7 @@ def site(directory: Path) -> type[Node]:
         def __call__(self) -> str:
             return "default action"
 
-    Site.gate, Site.signal = gate, signal  # type: ignore[attr-defined]
+    Site.gate, Site.signal = gate, signal
     return Site
 
 
@@ -105,7 +109,7 @@ def tree(tmp_path: Path) -> type[Node]:
 
 
 def env_of(tree: type[Node], **kwargs: object) -> Env:
-    return Env(tree(), silent_pty(), **kwargs)  # type: ignore[arg-type]
+    return Env(tree(), silent_pty(), **kwargs)
 
 
 def test_self_is_the_env_and_it_cannot_change() -> None:
@@ -131,7 +135,7 @@ def test_contexts_carry_into_child_actions_and_arrays(tree: type[Node],
 
 
 def test_isolations_keep_their_own_contexts(tree: type[Node], tmp_path: Path) -> None:
-    class Root(tree):  # type: ignore[valid-type, misc]
+    class Root(tree):
         @map_roles(host="web", shared="db")
         class Cells(ParallelNode.Array):
             def work(self) -> str:
@@ -149,9 +153,9 @@ def test_an_array_runs_every_isolation_at_once_on_one_thread(tree: type[Node]) -
 
     handle = submit(env_of(tree).Web.held)
     try:
-        assert tree.signal.wait(3, deadline=30)  # type: ignore[attr-defined]
+        assert tree.signal.wait(3, deadline=30)
     finally:
-        tree.gate.open()  # type: ignore[attr-defined]
+        tree.gate.open()
     result = handle.result()
     assert isinstance(result, ParallelActionResult)
     assert len(set(result)) == 1 and threading.get_ident() not in set(result)
@@ -162,9 +166,9 @@ def test_hosts_run_runs_on_every_host_at_once(tree: type[Node]) -> None:
 
     handle = submit(env_of(tree).Status.held)
     try:
-        assert tree.signal.wait(4, deadline=30)  # type: ignore[attr-defined]
+        assert tree.signal.wait(4, deadline=30)
     finally:
-        tree.gate.open()  # type: ignore[attr-defined]
+        tree.gate.open()
     assert handle.result().hosts == ["web1", "web2", "web3", "db1"]
 
 
@@ -186,7 +190,7 @@ def test_abort_lets_the_other_isolations_finish_and_names_the_failed_one(
     assert str(error) == ("1 of 3 isolations failed: Env(Site.Web[web2]): "
                           "web2: command exited with status 1: test web2 != web2")
     assert sorted(error.result) == ["done on web1", "done on web3"]
-    assert error.inner_exception.status_code == 1  # type: ignore[attr-defined]
+    assert error.inner_exception.status_code == 1
 
 
 def test_skip_policy_returns_a_skipped_result_for_that_host(tree: type[Node]) -> None:
@@ -230,13 +234,13 @@ def test_alias_and_suppressed_result(tree: type[Node]) -> None:
 
 
 def test_default_action_makes_the_env_callable(tree: type[Node]) -> None:
-    assert env_of(tree)() == "default action"
+    assert env_of(tree)() == "default action"  # type: ignore[operator]
     assert not callable(env_of(tree).Status)
 
 
 def test_sandbox_reaches_every_command_even_when_asked_not_to(tree: type[Node],
                                                               tmp_path: Path) -> None:
-    class Root(tree):  # type: ignore[valid-type, misc]
+    class Root(tree):
         def work(self) -> HostsResult:
             return self.hosts.run(f"touch {self.root}/made", sandbox=False)
 
@@ -248,7 +252,7 @@ def test_sandbox_reaches_every_command_even_when_asked_not_to(tree: type[Node],
 
 def test_initialize_node_shares_hosts_and_their_contexts(tree: type[Node],
                                                          tmp_path: Path) -> None:
-    class Root(tree):  # type: ignore[valid-type, misc]
+    class Root(tree):
         def dynamic(self) -> HostsResult:
             web = self.hosts.filter("web")
 

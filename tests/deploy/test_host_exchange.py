@@ -116,9 +116,14 @@ def test_a_second_prompt_means_the_password_was_refused() -> None:
 
 
 def test_a_prompt_without_a_password_stops_the_command() -> None:
-    ex, process, _, _ = exchange(prompt=PROMPT, password=None, stdin=b"data")
+    ex, process, _, _ = exchange(prompt=PROMPT, password=None)
     ex.stderr(PROMPT.encode())
-    assert (ex.failure, process.stopped, process.written) == ("no password", True, [])
+    assert (ex.failure, process.stopped) == ("no password", True)
+
+
+def test_with_no_password_to_give_stdin_goes_at_once() -> None:
+    _, process, _, _ = exchange(prompt=PROMPT, password=None, stdin=b"data")
+    assert process.written == [b"data", None]
 
 
 def test_stdin_waits_for_sudo_until_the_command_speaks() -> None:

@@ -180,3 +180,39 @@ def test_writing_where_the_login_user_may_not_is_an_os_error(
             host.open(str(shared_tmp_path / "x"), "w") as file:
         file.write("no")
     assert list(shared_tmp_path.iterdir()) == []
+
+
+def test_with_sudo_files_are_read_and_replaced_as_root(shared_tmp_path: Path) -> None:
+    # LocalHost as root: sudo asks nothing, so the whole sudo path of open() runs.
+    folder = shared_tmp_path
+    kept = folder / "kept"
+    kept.write_text("old")
+    kept.chmod(0o600)
+    os.chown(kept, 65534, 65534)
+    host = LocalHost()
+    with host.open(str(kept), "r", use_sudo=True) as file:
+        assert file.read() == "old"
+    with host.open(str(kept), "w", use_sudo=True) as file:
+        file.write("new")
+    with host.open(str(folder / "made"), "wb", use_sudo=True) as file:
+        file.write(b"\x00\xff")
+    host.put_file(str(kept), str(folder / "put"), use_sudo=True)
+    host.get_file(str(folder / "made"), str(folder / "got"), use_sudo=True)
+    found = kept.stat()
+    assert (kept.read_text(), stat.S_IMODE(found.st_mode), found.st_uid) == ("new", 0o600, 65534)
+    assert (folder / "made").read_bytes() == (folder / "got").read_bytes() == b"\x00\xff"
+    assert stat.S_IMODE((folder / "made").stat().st_mode) == 0o644
+    assert (folder / "put").read_text() == "new"
+    assert sorted(p.name for p in folder.iterdir()) == ["got", "kept", "made", "put"]
+
+
+def test_exists_where_the_login_user_may_not_look(request: pytest.FixtureRequest,
+                                                  shared_tmp_path: Path) -> None:
+    closed = shared_tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    (closed / "file").write_text("")
+    host = node_class(request.getfixturevalue("testbed"))()
+    assert not host.exists(str(closed / "file"), use_sudo=False)
+    assert not host.exists(str(closed / "file"), sandbox=True)  # the sandbox runs no sudo
+    # with sudo, but no password to give it: sudo cannot answer either
+    assert not host.exists(str(closed / "file"))

@@ -139,3 +139,12 @@ def test_every_blocking_method_has_an_async_twin_with_its_signature(cls: type[Ho
         assert inspect.iscoroutinefunction(twin), name
         assert (inspect.signature(twin).parameters.keys()
                 == inspect.signature(getattr(cls, name)).parameters.keys()), name
+
+
+def test_an_interactive_shell_runs_the_command_given(make_host: MakeHost) -> None:
+    host = make_host()
+    assert host.start_interactive_shell("sh -c 'read a; echo got $a; exit 3'",
+                                        initial_input="x\n") == 3
+    assert output(host) == "got x\n"
+    assert host.start_interactive_shell("touch x", sandbox=True) is None
+    assert output(host).endswith("Interactive shell is not available in sandbox mode.\n")

@@ -1,3 +1,7 @@
+# Deployment trees are dynamic: an action's self is an Env, a child read on a node is a
+# node, not its class, and ParallelNode.Array is made at run time. mypy sees the classes.
+# mypy: disable-error-code="name-defined, misc, no-any-return, attr-defined, call-arg"
+# mypy: disable-error-code="arg-type, comparison-overlap, index, valid-type"
 """The node model: trees, roles, mappings, overrides, isolations, indexing, queries.
 
 Hosts are LocalHost classes; the tree is built and read, and only the required-property
@@ -34,7 +38,7 @@ W1, W2, W3, D1 = (local(s) for s in ("web1", "web2", "web3", "db1"))
 
 
 def slugs(container: object) -> list[str]:
-    return [h.slug for h in container]  # type: ignore[attr-defined]
+    return [h.slug for h in container]
 
 
 class Site(Node):
@@ -238,7 +242,7 @@ def test_nesting_rules_and_reserved_names() -> None:
             def __init__(self) -> None:
                 pass
     with pytest.raises(TypeError, match="multiple inheritance"):
-        class Mixed(Site, Site.Zeta):  # type: ignore[misc]
+        class Mixed(Site, Site.Zeta):
             pass
 
 

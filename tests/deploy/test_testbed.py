@@ -1,3 +1,7 @@
+# Deployment trees are dynamic: an action's self is an Env, a child read on a node is a
+# node, not its class, and ParallelNode.Array is made at run time. mypy sees the classes.
+# mypy: disable-error-code="name-defined, misc, no-any-return, attr-defined, call-arg"
+# mypy: disable-error-code="arg-type, comparison-overlap, index, valid-type"
 """The deployment model on real hosts: the testbed's sshd behind node aliases.
 
 Roles from node-set expressions, arrays whose isolations are shown to run at the same
@@ -100,7 +104,7 @@ def site(testbed: Testbed, work: Path) -> type[Node]:
             with self.hosts.cd(self.root):
                 return self.Status.pwd()
 
-    Site.gate, Site.signal = gate, signal  # type: ignore[attr-defined]
+    Site.gate, Site.signal = gate, signal
     return Site
 
 
@@ -123,9 +127,9 @@ def test_an_array_runs_its_isolations_at_the_same_time(site: type[Node]) -> None
     env = env_of(site)
     handle = submit(env.Web.held)
     try:
-        assert site.signal.wait(3, deadline=30)  # type: ignore[attr-defined]
+        assert site.signal.wait(3, deadline=30)
     finally:
-        site.gate.open()  # type: ignore[attr-defined]
+        site.gate.open()
     result = handle.result()
     assert sorted(slug for slug, _ in result) == ["node1", "node2", "node3"]
     assert len({thread for _, thread in result}) == 1  # one thread: greenlets on the loop
@@ -140,7 +144,7 @@ def test_contexts_nest_quote_and_carry_into_child_actions(site: type[Node],
     odd.mkdir()
     shutil.chown(odd, user=env.hosts[0].username or "shoal-test")
 
-    class Odd(site):  # type: ignore[valid-type, misc]
+    class Odd(site):
         def where(self) -> str:
             with self.hosts.filter("db").cd(str(odd)):
                 return self.hosts.filter("db")[0].run("pwd", interactive=False)
@@ -165,7 +169,7 @@ def test_sandbox_writes_nothing(site: type[Node], work: Path, testbed: Testbed,
     local = tmp_path / "local.txt"
     local.write_text("content\n")
 
-    class Changes(site):  # type: ignore[valid-type, misc]
+    class Changes(site):
         def change(self) -> str:
             host = self.hosts.filter("db")[0]
             host.run(f"mkdir {self.root}/made && touch {self.root}/made/file")
@@ -184,12 +188,15 @@ def test_sandbox_writes_nothing(site: type[Node], work: Path, testbed: Testbed,
         "gate\nstarted\n")
     assert not (tmp_path / "got.txt").exists()
     shown = pty.get_output()
-    assert f"[sandbox] node4: cd {work} && " not in shown  # no cd() was entered
-    assert "mkdir" in shown and "would write 8 bytes to" in shown
+    # every command with its host, its directory and its context, nothing run
+    assert re.search(rf"\[sandbox\] node4: cd /\S+ && \(mkdir {work}/made && touch "
+                     rf"{work}/made/file\)", shown)
+    assert f"[sandbox] node4: would write 8 bytes to {work}/opened.txt" in shown
+    assert "[sandbox] node4: cd " in shown and "sudo -S" in shown  # shown, never run
 
 
 def test_a_sandboxed_command_that_does_not_parse_fails(site: type[Node]) -> None:
-    class Bad(site):  # type: ignore[valid-type, misc]
+    class Bad(site):
         def broken(self) -> None:
             self.hosts.filter("db").run("if then fi")
 
@@ -260,7 +267,7 @@ def sleeps(testbed: Testbed) -> list[int]:
 def test_cancelling_an_array_stops_every_isolation(site: type[Node],
                                                    testbed: Testbed) -> None:
     handle = submit(env_of(site).Web.sleepy)
-    assert site.signal.wait(3, deadline=30)  # type: ignore[attr-defined]
+    assert site.signal.wait(3, deadline=30)
     handle.cancel()
     with pytest.raises(BaseException) as caught:
         handle.result()

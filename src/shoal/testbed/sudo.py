@@ -12,8 +12,10 @@ The password is made once per machine with :mod:`secrets` and kept in
 it; ``chpasswd`` reads it from its stdin, never from a command line. Tests read it with
 :func:`password`. Each testbed has its own rule file, named after its directory, which
 :func:`remove` deletes when the testbed stops, so stopping one testbed leaves the rule of
-another running beside it. The rule is checked with ``visudo -cf`` before it is put in
-place (mode 0440, written under a name sudo skips, then renamed).
+another running beside it; :func:`install` also removes the rules of testbeds that are
+gone without stopping (their sshd no longer runs). The rule is checked with
+``visudo -cf`` before it is put in place (mode 0440, written under a name sudo skips,
+then renamed).
 
 Imports nothing from shoal but :mod:`shoal.errors` and :mod:`shoal.testbed`'s own modules.
 """
@@ -22,12 +24,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
+import re
 import secrets
 import subprocess
 from pathlib import Path
 
 from shoal.errors import TestbedError
+from shoal.testbed.config import SSHD_CONFIG, STATE_FILE
 from shoal.testbed.tools import find_tool, run_tool
 from shoal.testbed.user import LOGIN_USER
 
@@ -83,6 +88,7 @@ def install(directory: Path, user: str) -> Path | None:
             f"Defaults:{user} timestamp_timeout=0, !lecture, !mail_badpass\n"
             f"{user} ALL=({', '.join(RUN_AS)}) {commands}\n")
     path = rule_path(directory)
+    _remove_stale(path)
     draft = path.with_name(f"{path.name}.new")  # a name with a dot: sudo skips it
     fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o440)
     try:
@@ -102,6 +108,33 @@ def remove(directory: Path) -> None:
     """Remove the sudo rule of the testbed kept in ``directory``, if it has one."""
     with contextlib.suppress(FileNotFoundError, PermissionError):
         rule_path(directory).unlink()
+
+
+def _remove_stale(keep: Path) -> None:
+    """Remove the rules of testbeds that died without stopping (a killed test run)."""
+    for rule in SUDOERS_DIR.glob("shoal-testbed-*"):
+        if rule == keep or "." in rule.name:
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            first = rule.read_text().splitlines()[0]
+            found = re.fullmatch(r"# shoal testbed in (\S+): .*", first)
+            if found is None:
+                continue
+            directory = Path(found[1])
+            state = json.loads((directory / STATE_FILE).read_text()) \
+                if (directory / STATE_FILE).is_file() else {}
+            if f"{directory}/{SSHD_CONFIG}".encode() not in _command_line(state.get("pid")):
+                rule.unlink()
+
+
+def _command_line(pid: object) -> bytes:
+    """The command line of the process ``pid``; empty when there is none."""
+    if not isinstance(pid, int):
+        return b""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _machine_password() -> str:

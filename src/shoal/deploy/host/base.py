@@ -283,7 +283,7 @@ class Host(abc.ABC):
         pty = None if silent else self.pty
         state = self.host_context.state
         shown = " && ".join((*state.prefixes, command))
-        cwd = await self.getcwd_async()
+        cwd = await (self.getcwd_async() if sandbox else self._command_directory())
         term = self.pty.get_term_var()
         with logger.log_run(self, command=shown, use_sudo=use_sudo, sandboxing=sandbox,
                             interactive=interactive) as entry:
@@ -376,15 +376,16 @@ class Host(abc.ABC):
 
     async def start_interactive_shell_async(self, command: str | None = None,
                                             initial_input: str | None = None,
-                                            sandbox: bool = False) -> int:
+                                            sandbox: bool = False) -> int | None:
         """Run the login shell (or ``exec command`` in it) at the pty; its exit status.
 
         With a real terminal behind the pty, the shell gets a remote terminal of its size
-        and the keystrokes. Refused in sandbox mode, as in python-deployer.
+        and the keystrokes. In sandbox mode it says so and runs nothing (None), as
+        python-deployer's host containers did.
         """
         if sandbox:
-            raise ExecCommandFailed(command or "(interactive shell)", self, False, 1,
-                                    "an interactive shell cannot be sandboxed")
+            self.pty.write_line(self.slug, "Interactive shell is not available in sandbox mode.")
+            return None
         line = f"exec {command}" if command else 'exec "${SHELL:-/bin/sh}" -l'
         terminal = None
         if self.pty.is_terminal(shell=True):
@@ -431,10 +432,16 @@ class Host(abc.ABC):
         home = await self.get_home_directory_async(name or None)
         return posixpath.join(home, rest) if rest else home
 
+    async def _command_directory(self) -> str | None:
+        """Where to ``cd`` before a command; None where a new session starts anyway."""
+        return await self.getcwd_async()
+
     async def getcwd_async(self) -> str:
         """The absolute directory commands run in now: the start path and the ``cd()``\\ s."""
         parts = [await self._expand_tilde(path) if expand else path
                  for path, expand in self.host_context.state.paths]
+        if any(part.startswith("/") for part in parts):  # the start path would be dropped
+            return posixpath.normpath(posixpath.join(*parts))
         return posixpath.normpath(posixpath.join(await self.get_start_path_async(), *parts))
 
     async def expand_path_async(self, path: str) -> str:
@@ -449,7 +456,10 @@ class Host(abc.ABC):
 
         Asked over SFTP (or ``os.stat``) as the login user; only when that is refused
         and ``use_sudo`` does sudo answer (``test -f || test -d``), and never in a
-        sandbox (``sandbox=True``), which sends no password.
+        sandbox (``sandbox=True``), which sends no password. When sudo cannot answer
+        either (no ``sudo_password``, a rule that forbids it), the answer is False.
+
+        :raises SudoPasswordError: sudo refused the password.
         """
         path = await self.expand_path_async(filename)
         try:
@@ -461,8 +471,10 @@ class Host(abc.ABC):
             try:
                 await self._run(f"test -f {quoted} || test -d {quoted}", use_sudo=True,
                                 interactive=False, silent=True)
-            except SudoPasswordError:
-                raise
+            except SudoPasswordError as exc:
+                if exc.reason.startswith("sudo refused"):
+                    raise  # a wrong password is worth knowing; no password: sudo can't say
+                return False
             except ExecCommandFailed:
                 return False
             return True
@@ -642,7 +654,8 @@ class Host(abc.ABC):
                                     initial_input, silent), "Host.sudo_async")
 
     def start_interactive_shell(self, command: str | None = None,
-                                initial_input: str | None = None, sandbox: bool = False) -> int:
+                                initial_input: str | None = None,
+                                sandbox: bool = False) -> int | None:
         """Run the login shell at the pty; see :meth:`start_interactive_shell_async`."""
         return wait(self.start_interactive_shell_async(command, initial_input, sandbox),
                     "Host.start_interactive_shell_async")
@@ -702,7 +715,9 @@ class Host(abc.ABC):
 
 #: Run under sudo as ``sh -c SCRIPT sh PATH`` with the content on stdin: written beside
 #: PATH under a temporary name, given PATH's owner and mode if it exists, renamed over it.
+#: It speaks first, so that the content goes out even when sudo asks no password.
 _SUDO_WRITE = """set -e
+echo ready
 dst=$1
 tmp=$(mktemp "$(dirname -- "$dst")/.shoal-XXXXXXXX")
 trap 'rm -f -- "$tmp"' EXIT

@@ -79,9 +79,11 @@ def sudo_plan(user: str | None = None) -> SudoPlan:
     return SudoPlan(f"[sudo] password (shoal {secrets.token_hex(8)}): ", user)
 
 
-def wrap(command: str, cwd: str, state: ContextState, term: str = "",
+def wrap(command: str, cwd: str | None, state: ContextState, term: str = "",
          sudo: SudoPlan | None = None) -> str:
     """The line that runs ``command`` in ``cwd`` with the context ``state``.
+
+    ``cwd`` None: where the command starts anyway (no ``cd``).
 
     ``command`` is run after the context's prefixes (``&&``), in parentheses so that its
     own ``||`` binds as written; under ``sudo`` the prefixes run under sudo too, while
@@ -91,8 +93,10 @@ def wrap(command: str, cwd: str, state: ContextState, term: str = "",
     >>> wrap("ls", "/srv/my app", ContextState(prefixes=("umask 022",), env=(("A", "'1'"),)),
     ...      term="xterm")
     "cd '/srv/my app' && export TERM=xterm && export A='1' && (umask 022 && ls)"
+    >>> wrap("ls", None, ContextState())
+    '(ls)'
     """
-    parts = [f"cd {shlex.quote(cwd)}"]
+    parts = [f"cd {shlex.quote(cwd)}"] if cwd is not None else []
     if term:
         parts.append(f"export TERM={shlex.quote(term)}")
     parts.extend(f"export {name}={word}" for name, word in state.env)
@@ -101,7 +105,7 @@ def wrap(command: str, cwd: str, state: ContextState, term: str = "",
     return " && ".join(parts)
 
 
-def sandbox_check(command: str, cwd: str, state: ContextState, term: str = "") -> str:
+def sandbox_check(command: str, cwd: str | None, state: ContextState, term: str = "") -> str:
     """The sandbox's stand-in for :func:`wrap`: ``sh -n`` checks the line, runs nothing.
 
     The check runs as the login user, never under sudo.

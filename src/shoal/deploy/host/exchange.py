@@ -9,9 +9,11 @@ sudo is run with ``-S -p PROMPT`` (:mod:`shoal.deploy.host.commands`): its promp
 stderr (on the terminal's one stream in a remote terminal), and the password goes back on
 the command's stdin, once. The prompt is taken out of what is shown and kept; a prompt
 again after the password means sudo refused it: the command is stopped at once, rather
-than left to ask three times. Until sudo has been answered or the command has printed
-something, nothing else is written to its stdin (not ``initial_input``, not the end of
-input), so that sudo never reads them as the password.
+than left to ask three times. When there is a password to give, nothing else is written
+to the command's stdin (not ``initial_input``, not the end of input) until sudo has been
+answered or the command has printed something, so that sudo never reads them as the
+password. (So a command that waits for its input before it prints anything, run by a
+sudo that does not ask, NOPASSWD, waits: give such a host no ``sudo_password``.)
 
 Pure logic around the sinks: no I/O of its own. Imports nothing from shoal but the
 deployment's own modules and :mod:`shoal.hosts`' types.
@@ -74,7 +76,8 @@ class Exchange:
         left for the user to answer at the terminal.
     :param password: the answer to ``prompt``; None: a prompt is an error, except in a
         remote terminal, where it is shown for the user to answer (and not kept).
-    :param stdin: written once sudo is answered or the command has spoken (None: nothing).
+    :param stdin: written at once, or, when there is a password to give, once sudo is
+        answered or the command has spoken (None: nothing).
     :param close_stdin: then end the command's input.
     """
 
@@ -102,7 +105,7 @@ class Exchange:
         self.prompts = 0
         #: why the command was stopped: "rejected" (wrong password), "no password"
         self.failure: str | None = None
-        if self._prompt is None:
+        if self._prompt is None or password is None:  # nothing to wait for
             self._release()
 
     # -- the process side -----------------------------------------------------------------

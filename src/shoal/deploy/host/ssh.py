@@ -100,6 +100,11 @@ class SSHHost(Host):
             raise ConnectionFailedException(
                 f"{who}: could not connect to {self.address}: {reason}") from exc
 
+    async def _command_directory(self) -> str | None:
+        """None without a ``cd()``: a session starts in the login directory, the start path
+        (which saves asking for it)."""
+        return await self.getcwd_async() if self.host_context.state.paths else None
+
     async def get_start_path_async(self) -> str:
         """The login directory (usually the home directory), asked once per connection."""
         link = await self._link()

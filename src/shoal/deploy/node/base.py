@@ -25,7 +25,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterator
 from inspect import isfunction
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from shoal.deploy.host_container import HostContainer, HostsContainer, roles_of
 from shoal.deploy.node.role_mapping import ALL_HOSTS, DefaultRoleMapping, RoleMapping
@@ -187,7 +187,7 @@ class NodeBase(type):
         own = attrs.get("__module__") == __name__  # Node and ParallelNode themselves
         if bases:
             attrs = _expand_overrides(name, attrs, bases[0])
-        node_type: str = attrs.get("_node_type") or bases[0]._node_type
+        node_type: str = attrs.get("_node_type") or cast(NodeBase, bases[0])._node_type
         if "__init__" in attrs and not own:
             raise TypeError(f"node {name}: a node must not have its own __init__")
         if not own:
