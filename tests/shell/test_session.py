@@ -147,3 +147,22 @@ def test_help_version_find(shell: PipeShell) -> None:
     assert "root node:" in shell.run("--version")
     seen = shell.run("find")
     assert "Live uptime\n" in seen and "Web slow\n" in seen and "hello\n" in seen
+
+
+def test_the_default_action_and_run_on_every_host(shell: PipeShell) -> None:
+    assert "live and well\n" in shell.run("Live")
+    shell.run("cd Live")
+    assert "live and well\n" in shell.run(".")
+    shell.type("--run")
+    seen = shell.wait_for("Enter command: ")
+    assert "on 2 hosts:\n   - local1 (localhost)\n   - local2 (localhost)" in seen
+    shell.type("echo from $0")
+    seen = shell.wait_prompt()
+    assert "local1: from /bin/sh" in seen and "local2: from /bin/sh" in seen
+
+
+def test_source_code_of_a_node(shell: PipeShell) -> None:
+    seen = shell.run("--source-code Web")
+    assert "shell_site.py" in seen
+    assert re.search(r"\d+ +class Web\(ParallelNode.Array\)", seen)
+    assert re.search(r"\d+ +        def slow\(self", seen)

@@ -73,13 +73,13 @@ def terminal(tmp_path: Path) -> Iterator[Tmux]:
         tmux.close()
 
 
-def start_shell(tmux: Tmux, bed: Testbed, tmp_path: Path) -> str:
+def start_shell(tmux: Tmux, bed: Testbed, tmp_path: Path, *options: str) -> str:
     script = tmp_path / "site.py"
     script.write_text(SCRIPT.format(config=str(bed.ssh_config)))
     env = {"XDG_STATE_HOME": str(tmp_path / "state"), "TERM": "xterm",
            "PATH": os.environ["PATH"]}
     shoal = str(Path(sys.executable).with_name("shoal"))
-    pane = tmux.start([shoal, "deploy", str(script)], env=env, cwd=tmp_path)
+    pane = tmux.start([shoal, "deploy", str(script), *options], env=env, cwd=tmp_path)
     tmux.wait_for(pane, "Site >")
     return pane
 
@@ -179,3 +179,23 @@ def test_connect_gives_a_real_terminal_that_follows_resizes(
     terminal.wait_prompt(pane, "Site >")
     terminal.type(pane, "Live uptime")  # the shell has its keyboard back
     terminal.wait_for(pane, "node1: up")
+
+
+def test_panes_give_each_host_a_pane_of_its_own(terminal: Tmux, testbed: Testbed,
+                                                tmp_path: Path) -> None:
+    pane = start_shell(terminal, testbed, tmp_path, "--panes")
+    terminal.type(pane, "Web deploy 2")
+    terminal.wait_for(pane, "Site.Web[node3]: node3@v1")
+    others = [p for p in terminal.tmux("list-panes", "-t", pane, "-F", "#{pane_id}").split()
+              if p != pane]
+    assert len(others) == 3
+    hosts = []
+    for other in others:
+        screen = terminal.wait_for(other, "done] press Enter to close this pane")
+        assert "step 1\nstep 2\n" in screen
+        found = re.search(r"^Site\.Web\[(node\d)\]", screen, re.MULTILINE)
+        assert found, screen
+        hosts.append(found[1])
+        terminal.keys(other, "Enter")
+    assert sorted(hosts) == ["node1", "node2", "node3"]
+    terminal.wait_prompt(pane, "Site >")

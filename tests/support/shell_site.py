@@ -44,6 +44,9 @@ class Site(Node):
 
     @production
     class Live(Node):
+        def __call__(self) -> str:
+            return "live and well"
+
         def uptime(self) -> object:
             return self.hosts.run("echo up; echo oops >&2")
 

@@ -228,12 +228,14 @@ async def source_code(shell: Shell, words: list[Word]) -> None:
     """``--source-code [NODE...]``: the source of the node's class (one of its bases,
     chosen, when it has several of its own)."""
     node = parse_path(shell.state, words, "--source-code")
-    classes = [k for k in type(node).__mro__
-               if issubclass(k, Node) and not k.__module__.startswith("shoal.")]
+    named: dict[str, type] = {}  # decorators subclass a node under its own name: once each
+    for k in type(node).__mro__:
+        if issubclass(k, Node) and not k.__module__.startswith("shoal."):
+            named.setdefault(f"{k.__module__}.{k.__qualname__}", k)
+    classes = list(named.values())
     if not classes:
         raise UsageError(f"--source-code: {get_node_path(node)} is one of shoal's own nodes")
-    chosen = await shell.choose("Which class?", [(f"{k.__module__}.{k.__qualname__}", k)
-                                                 for k in classes])
+    chosen = await shell.choose("Which class?", list(named.items()))
     if chosen is not None:
         for line in source_lines(chosen):
             shell.say(line)

@@ -29,7 +29,7 @@ def in_columns(items: Iterable[tuple[str, int]], width: int, margin: int = 0) ->
     """``(text, visible length)`` items in as many columns as fit in ``width``.
 
     >>> in_columns([("a", 1), ("bb", 2), ("c", 1)], 8)
-    ['a  bb ', 'c']
+    ['a  bb', 'c']
     """
     cells = list(items)
     if not cells:

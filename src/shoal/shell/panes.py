@@ -26,15 +26,25 @@ _PANE = ('cat "$1"; printf "\\n[%s %s] press Enter to close this pane" "$2" "$(c
 
 
 class _Feed:
-    """The writing side of one pane's FIFO: lines queue until the pane opens it."""
+    """One pane: a thread opens it (off the event loop that reports the isolation), then
+    writes the lines queued for it into its FIFO."""
 
-    def __init__(self, fifo: Path) -> None:
+    def __init__(self, fifo: Path, name: str) -> None:
         self.fifo = fifo
+        self._name = name
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._thread = threading.Thread(target=self._write, name="shoal-pane", daemon=True)
         self._thread.start()
 
     def _write(self) -> None:
+        command = (f"sh -c {shlex.quote(_PANE)} sh {shlex.quote(str(self.fifo))} "
+                   f"{shlex.quote(self._name)}")
+        split = subprocess.run(["tmux", "split-window", "-d", command], capture_output=True,
+                               check=False, timeout=10)
+        if split.returncode:
+            return  # no pane (tmux refused: too many, too small): its lines go nowhere
+        subprocess.run(["tmux", "select-layout", "tiled"], capture_output=True, check=False,
+                       timeout=10)
         with contextlib.suppress(OSError), open(self.fifo, "w") as out:  # waits for the pane
             while (line := self._lines.get()) is not None:
                 out.write(line)
@@ -69,18 +79,10 @@ class Panes:
             self._count += 1
             fifo = self._folder / f"pane{self._count}"
         os.mkfifo(fifo, 0o600)
-        feed = _Feed(fifo)
+        feed = _Feed(fifo, name)
+        feed.put(f"\x1b[1m{name}\x1b[0m\n")
         with self._lock:
             self._feeds[name] = feed
-        feed.put(f"\x1b[1m{name}\x1b[0m\n")
-        command = f"sh -c {shlex.quote(_PANE)} sh {shlex.quote(str(fifo))} {shlex.quote(name)}"
-        split = subprocess.run(["tmux", "split-window", "-d", command], capture_output=True,
-                               check=False, timeout=10)
-        if split.returncode:
-            feed.abandon()
-            return
-        subprocess.run(["tmux", "select-layout", "tiled"], capture_output=True, check=False,
-                       timeout=10)
 
     def fork_line(self, name: str, line: str) -> None:
         """A line of the isolation's output."""

@@ -93,7 +93,7 @@ def _scan(line: str, strict: bool) -> _Scan:
                     break
                 following = line[i + 1]
                 if quote == '"' and following not in '"\\':
-                    text.append(char)  # in double quotes, \x stays \x
+                    text.append(char + following)  # in double quotes, \x stays \x
                 else:
                     text.append(following)
                 quoted_yet = True
