@@ -22,7 +22,7 @@ from shoal.shell.screen import paint
 
 __all__ = ["in_columns", "node_report", "source_lines", "trace_lines"]
 
-_LABEL = 13
+_LABEL = 14
 
 
 def in_columns(items: Iterable[tuple[str, int]], width: int, margin: int = 0) -> list[str]:
