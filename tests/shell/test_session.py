@@ -30,7 +30,7 @@ def shell() -> Iterator[PipeShell]:
 def test_navigation_and_listing(shell: PipeShell) -> None:
     seen = shell.run("ls")
     assert "Child nodes:\n  Live Web" in seen and "Actions:" in seen
-    assert re.search(r"ask +enter +hello +size +touch", seen)
+    assert re.search(r"ask +chatty +enter +hello +size +touch", seen)
     shell.run("cd Web")
     assert "/Site.Web\n" in shell.run("pwd")
     assert "Site.Web[local2] > " in shell.run("cd :local2")
@@ -43,7 +43,7 @@ def test_navigation_and_listing(shell: PipeShell) -> None:
 
 @pytest.mark.parametrize(("line", "message"), [
     pytest.param("cd nope", "cd: Site has no child node 'nope' (children: Live, Web; actions: "
-                 "ask, enter, hello, size, touch)", id="unknown-node"),
+                 "ask, chatty, enter, hello, size, touch)", id="unknown-node"),
     pytest.param("frobnicate", "frobnicate: Site has no child node or action 'frobnicate'",
                  id="unknown-action"),
     pytest.param("hello 'big world", "bad quoting at column 7: this ' is never closed",
@@ -166,3 +166,11 @@ def test_source_code_of_a_node(shell: PipeShell) -> None:
     assert "shell_site.py" in seen
     assert re.search(r"\d+ +class Web\(ParallelNode.Array\)", seen)
     assert re.search(r"\d+ +        def slow\(self", seen)
+
+
+def test_prints_reach_the_session_and_passwords_are_not_echoed(shell: PipeShell) -> None:
+    shell.type("chatty")
+    assert "printed by the action\n" in shell.wait_for("Password: ")
+    shell.type("hunter2")
+    seen = shell.wait_prompt()
+    assert "Password: *******" in seen and "hunter2" not in seen

@@ -60,6 +60,10 @@ class Site(Node):
         def fail(self) -> None:
             self.host.run("false")
 
+    def chatty(self) -> None:
+        print("printed by the action")
+        self.console.input("Password", is_password=True)  # type: ignore[attr-defined]
+
     def size(self) -> str:
         """The size of the terminal the action sees."""
         rows, columns = self.console.pty.get_size()  # type: ignore[attr-defined]

@@ -21,16 +21,10 @@ from shoal.deploy.node import Env, Node
 from shoal.errors import UsageError
 from shoal.shell.commands import BUILTINS
 from shoal.shell.navigation import ShellState, child_names, group_color, isolation_names, step
+from shoal.shell.screen import ansi_style
 from shoal.shell.words import Word, quote, split_partial
 
 __all__ = ["ShellCompleter", "candidates"]
-
-_ANSI_NAMES = {"grey": "ansiblack", "white": "ansigray"}
-
-
-def _style(color: str | None) -> str:
-    return "" if color is None else "fg:" + _ANSI_NAMES.get(color, f"ansi{color}")
-
 
 def _first_line(text: str | None) -> str:
     return (text or "").strip().split("\n")[0]
@@ -45,11 +39,11 @@ def _nodes(state: ShellState, node: Node, prefix: str) -> Iterator[Completion]:
             yield Completion(word + " ", display=word, display_meta="node")
     for name, isolation in isolation_names(node):
         if name.startswith(prefix):
-            yield Completion(name + " ", display=[(_style(group_color(isolation)), name)],
+            yield Completion(name + " ", display=[(ansi_style(group_color(isolation)), name)],
                              display_meta="isolation")
     for name, child in child_names(node, include_private=private):
         if name.startswith(prefix):
-            yield Completion(quote(name) + " ", display=[(_style(group_color(child)), name)],
+            yield Completion(quote(name) + " ", display=[(ansi_style(group_color(child)), name)],
                              display_meta=_first_line(type(child).__doc__) or "node")
 
 
@@ -61,7 +55,7 @@ def _members(node: Node, prefix: str, kinds: Iterable[str]) -> Iterator[Completi
         for member in getattr(inspector, f"get_{kind}")(include_private=private):
             if member.name.startswith(prefix):
                 yield Completion(quote(member.name) + " ",
-                                 display=[(_style(member.node_group.color),
+                                 display=[(ansi_style(member.node_group.color),
                                            member.name + marks[kind])],
                                  display_meta=kind[:-1] if kind != "queries" else "query")
 

@@ -241,7 +241,7 @@ async def source_code(shell: Shell, words: list[Word]) -> None:
             shell.say(line)
 
 
-async def _hosts_or_fail(shell: Shell, node: Node, command: str) -> list[Any]:
+def _hosts_or_fail(node: Node, command: str) -> list[Any]:
     hosts = hosts_of(node)
     if not hosts:
         raise UsageError(f"{command}: {get_node_path(node)} has no hosts")
@@ -252,7 +252,7 @@ async def run_command(shell: Shell, words: list[Word], use_sudo: bool = False) -
     """``--run [NODE...]``: ask for a command, run it on every host of the node."""
     name = "--run-with-sudo" if use_sudo else "--run"
     node = parse_path(shell.state, words, name)
-    hosts = await _hosts_or_fail(shell, node, name)
+    hosts = _hosts_or_fail(node, name)
     shell.say(f"The command will run on {len(hosts)} host{'s' if len(hosts) > 1 else ''}:")
     for host in hosts:
         shell.say(f"   - {host.slug} ({getattr(host, 'address', '')})")
@@ -273,7 +273,7 @@ async def run_with_sudo(shell: Shell, words: list[Word]) -> None:
 async def connect(shell: Shell, words: list[Word]) -> None:
     """``--connect [NODE...]``: a login shell on a host of the node, in a real terminal."""
     node = parse_path(shell.state, words, "--connect")
-    hosts = await _hosts_or_fail(shell, node, "--connect")
+    hosts = _hosts_or_fail(node, "--connect")
     login = shell.env_for(login_node(hosts))
     await shell.run_submitted(f"--connect {get_node_path(node)}",
                               Inspector(login).get_default_action())

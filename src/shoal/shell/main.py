@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import signal
 import sys
@@ -25,7 +26,7 @@ from shoal.shell.listen import Listen
 from shoal.shell.session import SessionOptions, ShellSession
 from shoal.shell.ssh_server import serve_ssh
 from shoal.shell.telnet_server import TokenTelnetServer, new_token
-from shoal.shell.unix_server import UnixSession, serve_unix
+from shoal.shell.unix_server import serve_unix
 
 __all__ = ["run_local", "serve"]
 
@@ -75,10 +76,10 @@ def _guarded(root: Node, name: Callable[[Any], str],
     return interact
 
 
-def _ssh_name(session: Any) -> str:
-    chan = getattr(session, "_chan", None)
-    peer = chan.get_extra_info("peername") if chan is not None else None
-    return f"ssh {peer[0]}:{peer[1]}" if peer else "ssh"
+def _numbered(kind: str) -> Callable[[Any], str]:
+    """Names for a server's clients, in the log: ``ssh #1``, ``ssh #2``…"""
+    counter = itertools.count(1)
+    return lambda _client: f"{kind} #{next(counter)}"
 
 
 async def serve(root: Node, listen: Listen, *, authorized_keys: Path | None = None,
@@ -97,7 +98,7 @@ async def serve(root: Node, listen: Listen, *, authorized_keys: Path | None = No
     if listen.scheme == "ssh":
         if authorized_keys is None:
             raise UsageError(f"--listen {listen}: an SSH listener needs --authorized-keys FILE")
-        acceptor = await serve_ssh(_guarded(root, _ssh_name, interactive), listen,
+        acceptor = await serve_ssh(_guarded(root, _numbered("ssh"), interactive), listen,
                                    authorized_keys)
         port = acceptor.sockets[0].getsockname()[1]
         print(f"serving the deployment shell on ssh://{listen.host}:{port}", file=out,
@@ -120,7 +121,7 @@ async def serve(root: Node, listen: Listen, *, authorized_keys: Path | None = No
         closer = task.cancel
     else:
         assert listen.path is not None
-        unix = await serve_unix(_unix_interact(root, interactive), listen.path)
+        unix = await serve_unix(_guarded(root, _numbered("unix"), interactive), listen.path)
         print(f"serving the deployment shell on unix:{listen.path} "
               f"(shoal deploy --attach unix:{listen.path})", file=out, flush=True)
         closer = unix.close
@@ -133,14 +134,3 @@ async def serve(root: Node, listen: Listen, *, authorized_keys: Path | None = No
         if listen.scheme == "unix" and listen.path is not None:
             with contextlib.suppress(FileNotFoundError):
                 listen.path.unlink()
-
-
-def _unix_interact(root: Node, interactive: bool) -> Callable[[UnixSession], Any]:
-    counter = iter(range(1, 1 << 62))
-    guarded = _guarded(root, lambda _: f"unix #{next(counter)}", interactive)
-
-    async def interact(session: UnixSession) -> None:
-        await guarded(session)
-
-    return interact
-

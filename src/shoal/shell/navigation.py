@@ -22,10 +22,6 @@ from shoal.errors import UsageError
 __all__ = ["ShellState", "child_names", "describe", "group_color", "isolation_names", "node_label",
            "step"]
 
-#: words that move without naming a child
-SPECIAL = (".", "-", "/", "..")
-
-
 @dataclass(eq=False)
 class ShellState:
     """The place of one session: ``node``, ``previous`` (``cd -``) and, in a subshell,

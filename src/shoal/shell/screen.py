@@ -24,7 +24,7 @@ from prompt_toolkit.application.current import get_app_session
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.output import Output
 
-__all__ = ["Screen", "paint", "to_ansi"]
+__all__ = ["Screen", "ansi_style", "paint", "to_ansi"]
 
 _CODES = {"grey": 30, "red": 31, "green": 32, "yellow": 33, "blue": 34, "magenta": 35,
           "cyan": 36, "white": 37}
@@ -41,6 +41,17 @@ def paint(text: str, color: str | None = None, *, bold: bool = False, dim: bool 
     codes = ([str(_CODES[color])] if color else []) + (["1"] if bold else []) + (
         ["2"] if dim else [])
     return f"\x1b[{';'.join(codes)}m{text}\x1b[0m" if codes else text
+
+
+def ansi_style(color: str | None) -> str:
+    """prompt_toolkit's style for a termcolor colour name (a group's colour).
+
+    >>> ansi_style("red"), ansi_style("grey"), ansi_style(None)
+    ('fg:ansired', 'fg:ansiblack', '')
+    """
+    if color is None:
+        return ""
+    return "fg:" + {"grey": "ansiblack", "white": "ansigray"}.get(color, f"ansi{color}")
 
 
 def to_ansi(fragments: StyleAndTextTuples) -> str:

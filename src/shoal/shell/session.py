@@ -49,26 +49,17 @@ from shoal.shell.handlers import HANDLERS, welcome
 from shoal.shell.logger import ShellLogger
 from shoal.shell.navigation import ShellState, group_color, node_label
 from shoal.shell.panes import Panes
+from shoal.shell.prints import printing_to, route_prints
 from shoal.shell.progress import RunState
-from shoal.shell.screen import Screen, paint, to_ansi
+from shoal.shell.screen import Screen, ansi_style, paint, to_ansi
 from shoal.shell.terminal import ShellPty
 from shoal.shell.view import make_view
 
-__all__ = ["JobInterrupted", "SessionOptions", "ShellSession", "ansi_style"]
+__all__ = ["JobInterrupted", "SessionOptions", "ShellSession"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-_ANSI_NAMES = {"grey": "ansiblack", "white": "ansigray"}
-
-
-def ansi_style(color: str | None) -> str:
-    """prompt_toolkit's style for a termcolor colour name."""
-    if color is None:
-        return ""
-    return "fg:" + _ANSI_NAMES.get(color, f"ansi{color}")
-
 
 class JobInterrupted(ShoalError):
     """Ctrl-C stopped a job (on every host)."""
@@ -118,8 +109,9 @@ class _Submission:
     of everything it does), and cancelled there on Ctrl-C."""
 
     def __init__(self, action: EnvAction, args: tuple[Any, ...],
-                 kwargs: dict[str, Any]) -> None:
+                 kwargs: dict[str, Any], screen: Screen) -> None:
         self._call = (action, args, kwargs)
+        self._screen = screen
         self._lock = threading.Lock()
         self._handle: Submitted[Any] | None = None
         self._cancelled = False
@@ -130,7 +122,8 @@ class _Submission:
         with self._lock:
             if self._cancelled:
                 raise concurrent.futures.CancelledError()
-            self._handle = submit(action, *args, **kwargs)
+            with printing_to(self._screen):  # the action's print() comes here
+                self._handle = submit(action, *args, **kwargs)
         return self._handle.result()
 
     def cancel(self) -> None:
@@ -181,6 +174,8 @@ class ShellSession:
         self.screen = Screen()
         self._job: _Job | None = None
         self._app_session = get_app_session()
+        self._output = self._app_session.output  # made now, on the real stdout, before...
+        route_prints()  # ... print() in actions is routed to their session's screen
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
         term = os.environ.get("TERM", "xterm")
@@ -341,7 +336,7 @@ class ShellSession:
                             **kwargs: Any) -> tuple[bool, Any]:
         """Run ``action`` on shoal's loop as a job: ``(True, result)``, or ``(False, None)``
         when it failed (the failures printed, one line each)."""
-        submission = _Submission(action, args, kwargs)
+        submission = _Submission(action, args, kwargs, self.screen)
         try:
             return True, await self.run_job(label, submission.run, submission.cancel)
         except ActionException as exc:
@@ -572,7 +567,7 @@ class ShellSession:
 
     def size(self) -> tuple[int, int]:
         """The terminal's ``(rows, columns)``."""
-        size = self._app_session.output.get_size()
+        size = self._output.get_size()
         return size.rows or 24, size.columns or 80
 
     def host_line(self, host: str, line: str) -> None:
