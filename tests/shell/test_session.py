@@ -16,6 +16,8 @@ from support.processes import is_running, wait_gone
 from support.shell_pipe import PipeShell
 from support.shell_site import Site
 
+from shoal.shell.prints import route_prints
+
 
 @pytest.fixture
 def shell() -> Iterator[PipeShell]:
@@ -169,6 +171,7 @@ def test_source_code_of_a_node(shell: PipeShell) -> None:
 
 
 def test_prints_reach_the_session_and_passwords_are_not_echoed(shell: PipeShell) -> None:
+    route_prints()  # again: pytest put its own capture back in sys.stdout since the shell did
     shell.type("chatty")
     assert "printed by the action\n" in shell.wait_for("Password: ")
     shell.type("hunter2")
