@@ -119,6 +119,7 @@ def test_actions_sandbox_and_inspect_on_the_testbed(terminal: Tmux, testbed: Tes
     terminal.type(pane, "hostnames")
     screen = terminal.wait_for(pane, "node3: I am shoal-test on 127.0.0.1")
     assert "node1: I am shoal-test" in screen and "node2: I am shoal-test" in screen
+    terminal.wait_prompt(pane, "Site >")
     target = shared_tmp_path / "made"
     terminal.type(pane, f"sandbox touch {target}")
     screen = terminal.wait_for(pane, "[sandbox]")
