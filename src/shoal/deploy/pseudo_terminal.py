@@ -60,8 +60,12 @@ class Pty:
         assert self._stdout is not None, "no stdout: give one"
         return self._stdout
 
-    def is_terminal(self) -> bool:
-        """Whether keystrokes can be forwarded: interactive, with a real terminal as stdin."""
+    def is_terminal(self, shell: bool = False) -> bool:
+        """Whether keystrokes can be forwarded: interactive, with a real terminal as stdin.
+
+        ``shell`` is True when an interactive login asks (``start_interactive_shell``),
+        False for a command's ``interactive=True``: a shell may grant one and not the other.
+        """
         return self.interactive and self._stdin is not None and _is_tty(self._stdin)
 
     def get_size(self) -> tuple[int, int]:

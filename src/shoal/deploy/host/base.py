@@ -344,11 +344,12 @@ class Host(abc.ABC):
                 self.pty.set_ssh_channel_size = None
         return status, exchange.finish()
 
-    def _terminal(self) -> Terminal | None:
+    def _terminal(self, shell: bool = False) -> Terminal | None:
         """The remote terminal to give a command: one like the pty's when the pty is a real
         terminal that no other command is using at the moment (it is taken until
-        :meth:`_converse` ends: the others run without)."""
-        if not self.pty.is_terminal() or self.pty.set_ssh_channel_size is not None:
+        :meth:`_converse` ends: the others run without). ``shell``: for an interactive
+        login, which the deployment shell hands its terminal to (and commands not)."""
+        if not self.pty.is_terminal(shell=shell) or self.pty.set_ssh_channel_size is not None:
             return None
         self.pty.set_ssh_channel_size = _taken
         rows, columns = self.pty.get_size()
@@ -406,7 +407,7 @@ class Host(abc.ABC):
             self.pty.write_line(self.slug, "Interactive shell is not available in sandbox mode.")
             return None
         line = f"exec {command}" if command else 'exec "${SHELL:-/bin/sh}" -l'
-        terminal = self._terminal()
+        terminal = self._terminal(shell=True)
         with self.logger.log_run(self, command=command, sandboxing=sandbox, interactive=True,
                                  shell=True) as entry:
             exchange = Exchange(self.slug, self.pty, entry, terminal=terminal is not None,
