@@ -47,6 +47,8 @@ class Pty:
         #: Called (from any thread) when the terminal's size changes; hosts set it while a
         #: command runs in a remote terminal.
         self.set_ssh_channel_size: Callable[[], None] | None = None
+        #: Whether a command has the terminal (one at a time; the others run without).
+        self.terminal_in_use = False
 
     @property
     def stdin(self) -> IO[str]:
