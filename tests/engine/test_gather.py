@@ -239,7 +239,7 @@ def test_output_given_for_node_sets_gathers_as_given_node_by_node(
     for op, names, arg, data in steps:
         nodes = NodeSet.fromlist(sorted(names))
         if op == "add":
-            stream = "stdout" if arg == "stdout" else "stderr"
+            stream: Stream = "stdout" if arg == "stdout" else "stderr"
             grouped.add_group(nodes, stream, data)
             for name in nodes:
                 single.add(name, stream, data)

@@ -70,6 +70,7 @@ def test_live_events_are_each_nodes_own_as_in_a_flat_run(treebed: TreeBed) -> No
         seen: dict[str, list[Event]] = {}
 
         def keep(event: Event) -> None:
+            assert not isinstance(event, (GroupOutput, GroupExited))  # node by node here
             seen.setdefault(event.node, []).append(event)
 
         task.handlers.append(keep)
