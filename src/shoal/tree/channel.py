@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from shoal import __version__
@@ -75,6 +76,8 @@ class Channel:
     protocol_version = PROTOCOL_VERSION
     #: the shoal version this side announces in its ``STA``
     shoal_version = __version__
+    #: whether this side's ``STA`` says its process id (a gateway's does)
+    announce_pid = False
 
     def __init__(self, reader: ByteReader, writer: ByteWriter, *,
                  heartbeat: float | None = HEARTBEAT, stall: float | None = STALL,
@@ -121,7 +124,8 @@ class Channel:
         self._finished = loop.create_future()
         self._last_read = loop.time()
         self.writer.write(self.encoder.header())
-        self.send(STA(protocol=self.protocol_version, shoal=self.shoal_version))
+        self.send(STA(protocol=self.protocol_version, shoal=self.shoal_version,
+                      pid=os.getpid() if self.announce_pid else None))
         self._tasks.append(asyncio.ensure_future(self._read_loop()))
         if self.heartbeat is not None or self.stall is not None:
             self._tasks.append(asyncio.ensure_future(self._tick()))

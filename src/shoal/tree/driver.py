@@ -222,8 +222,8 @@ class RootChannel(Channel):
     @property
     def pid(self) -> int | None:
         """The gateway's process id on the gateway, as its ``STA`` says (None: not said)."""
-        value = getattr(self.peer, "pid", None)
-        return value if isinstance(value, int) and value > 0 else None
+        value = self.peer.pid if self.peer is not None else None
+        return value if value is not None and value > 0 else None
 
     @property
     def alive(self) -> bool:
