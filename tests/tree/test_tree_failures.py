@@ -28,7 +28,7 @@ from support.treebed import (
     wait_gone,
 )
 
-from shoal.engine import Failed, TaskResult
+from shoal.engine import Failed, Output, TaskResult
 from shoal.errors import NodeLost
 from shoal.tree.driver import TreeSettings
 from shoal.tree.task import TreeTask
@@ -217,6 +217,41 @@ def test_a_gateway_whose_root_link_dies_ends_its_targets(
     assert str(result.nodes("lost")) == NODES
     pids = [int(pid) for pid in (folder / "pids").read_text().split()]
     assert len(pids) == 20 and wait_gone([gateway, *pids]) == []
+    assert not (folder / "ran").exists()
+
+
+def test_a_gateway_killed_9_leaves_no_remote_process_behind(
+        treebed: TreeBed, shared_tmp_path: Path) -> None:
+    # gw1 cannot end its ssh targets itself: its watchdog does, with the remote groups
+    # they said. A target's "ready" on stderr comes after that word on the same stream:
+    # once the root has it, gw1 has read the target's group.
+    folder = shared_tmp_path / "pids"
+    folder.mkdir()
+    folder.chmod(0o777)
+    command = (f"sleep 300 & echo $$ $! >> {folder}/pids; echo ready >&2; wait; "
+               f"echo $$ >> {folder}/ran")
+    ready: set[str] = set()
+    all_ready = asyncio.Event()
+
+    def on(event: object) -> None:
+        if isinstance(event, Output) and event.data == b"ready\n":
+            ready.add(event.node)
+            if len(ready) == 5:
+                all_ready.set()
+
+    task = treebed.tree("node[1-5]", one_level("gw1"), diagnostics=[].append, handlers=[on])
+
+    async def scenario() -> TaskResult:
+        async with task:
+            running = asyncio.ensure_future(task.run(command))
+            await asyncio.wait_for(all_ready.wait(), DEADLINE)
+            kill(_pids(task)["gw1"], signal.SIGKILL)
+            return await asyncio.wait_for(running, DEADLINE)
+
+    result = asyncio.run(scenario())
+    assert str(result.nodes("lost")) == "node[1-5]"
+    pids = [int(pid) for pid in (folder / "pids").read_text().split()]
+    assert len(pids) == 10 and wait_gone(pids) == []
     assert not (folder / "ran").exists()
 
 
