@@ -191,8 +191,8 @@ def test_the_interactive_loop_keeps_its_gateways_from_one_command_to_the_next(
 def test_a_stalled_gateway_is_dead_after_the_stall_set_in_shoal_conf(
         shared_tmp_path: Path, tmp_path: Path) -> None:
     # --transport local: gateways and their targets run here; a target's parent is its
-    # gateway, which is how the test finds the pid to stop. The stall is above a gateway's
-    # first heartbeat, which comes 5 s after it starts, whatever CFG says.
+    # gateway, which is how the test finds the pid to stop (shoal run does not show the
+    # pid a gateway's STA says).
     conf = tmp_path / "shoal.conf"
     conf.write_text("[Main]\nheartbeat: 0.5\nstall: 6\n")
     folder = shared_tmp_path / "pids"

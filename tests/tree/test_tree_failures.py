@@ -159,6 +159,50 @@ def test_a_gateway_that_dies_or_stalls_mid_run_leaves_its_nodes_lost_never_run_t
     assert again.ok  # gw1 started afresh
 
 
+def test_a_short_stall_keeps_healthy_gateways_and_finds_a_stopped_one_in_time(
+        treebed: TreeBed, blocked: tuple[Path, Gate, Signal, str]) -> None:
+    # stall 2 s with the heartbeat left at 5 s: the links beat at a third of the stall
+    _, gate, started, command = blocked
+    failed: set[str] = set()
+    any_failed, gw1_done = asyncio.Event(), asyncio.Event()
+
+    def on(event: object) -> None:
+        if isinstance(event, Failed):
+            failed.add(event.node)
+            any_failed.set()
+            if failed >= {f"node{i}" for i in range(1, 6)}:
+                gw1_done.set()
+
+    task = treebed.tree(NODES, one_level(SHARED), diagnostics=[].append, handlers=[on],
+                        settings=_local(treebed, heartbeat=5.0, stall=2.0))
+
+    async def scenario() -> tuple[TaskResult, float]:
+        loop = asyncio.get_running_loop()
+        async with task:
+            running = asyncio.ensure_future(task.run(command))
+            assert await asyncio.to_thread(started.wait, 10, DEADLINE)
+            with pytest.raises(asyncio.TimeoutError):  # three stall times, nothing lost
+                await asyncio.wait_for(any_failed.wait(), 6.0)
+            gateway = _pids(task)["gw1"]
+            kill(gateway, signal.SIGSTOP)
+            stopped = loop.time()
+            try:
+                await asyncio.wait_for(gw1_done.wait(), DEADLINE)
+                found = loop.time() - stopped
+            finally:
+                kill(gateway, signal.SIGCONT)
+            gate.open()
+            return await asyncio.wait_for(running, DEADLINE), found
+
+    result, found = asyncio.run(asyncio.wait_for(scenario(), 3 * DEADLINE))
+    assert found <= 2.0 + 2.0  # the stall time, and some room on a loaded machine
+    assert str(result.nodes("lost")) == "node[1-5]"
+    assert str(result.nodes("ok")) == "node[6-10]"
+    error = result["node1"].error
+    assert error is not None
+    assert error.reason == "lost with gateway gw1: no data from the peer for 2s"
+
+
 def test_interrupt_sends_abort_down_the_tree_and_leaves_no_process_behind(
         treebed: TreeBed, shared_tmp_path: Path) -> None:
     # three levels, the targets behind ssh; `sleep 300` neither reads nor writes, so

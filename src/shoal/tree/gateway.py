@@ -77,9 +77,6 @@ logger = logging.getLogger(__name__)
 #: the return code of targets lost with their gateway, or never reached
 RC_LOST = 255
 
-#: seconds between heartbeats before CFG sets them
-_FIRST_HEARTBEAT = 0.1
-
 
 class _Refused(Exception):
     """A message this gateway cannot act on: answered with ERR, the reason as text."""
@@ -347,9 +344,7 @@ class Gateway(Channel):
     announce_pid = True
 
     def __init__(self, reader: ByteReader, writer: ByteWriter) -> None:
-        # Heartbeats come often until CFG says how often: the channel's timer adopts a new
-        # period only once its current one is over.
-        super().__init__(reader, writer, heartbeat=_FIRST_HEARTBEAT)
+        super().__init__(reader, writer)  # CFG's heartbeat and stall hold from then on
         self.name: str | None = None  #: the name this gateway goes by (from CFG)
         self.settings = Settings()
         self.router: Router | None = None

@@ -480,7 +480,7 @@ class TreeTask(AsyncTask):
     def gateway_config(self, gateway: str) -> dict[str, Any]:
         """The ``CFG`` payload of ``gateway``: its part of the tree and the settings."""
         settings = dict(self.settings.gateway_settings)
-        settings.update(heartbeat=self.settings.heartbeat, stall=self.settings.stall,
+        settings.update(heartbeat=self.settings.beat, stall=self.settings.stall,
                         gather_delay=self.settings.gather_delay, python=self.settings.python,
                         gateway_command=self.settings.gateway_command)
         return {"topology": self.topology.part(gateway).to_dict(), "settings": settings}
