@@ -79,6 +79,19 @@ def test_stderr_gathered_with_stdout(treebed: TreeBed) -> None:
     assert tree.out == flat.out and b"err-odd" in tree.out
 
 
+def test_stderr_gathered_with_stdout_keeps_the_order_each_node_printed_them(
+        treebed: TreeBed) -> None:
+    # the pauses are the workload's: each line leaves the node well after the one before,
+    # so that the order its two streams arrive in is the order it wrote them
+    pause = "sleep 0.3"
+    command = "; ".join([
+        "echo out1", pause, "echo err1 >&2", pause, "echo out2-$SHOAL_ROLE", pause,
+        "echo err2 >&2", pause, "printf 'out3 no newline'", pause, "printf err3 >&2"])
+    flat, tree = both(treebed, "-B", "-w", NODES, command)
+    assert tree.out == flat.out
+    assert b"out1\nerr1\nout2-odd\nerr2\nout3 no newline\nerr3\n" in flat.out
+
+
 def test_json_records_are_a_flat_runs_but_for_their_times(treebed: TreeBed) -> None:
     def records(outcome: Outcome) -> list[dict[str, object]]:
         found = [json.loads(line) for line in outcome.out.splitlines()]

@@ -274,7 +274,8 @@ _preserve = (lambda v, w: _typed(v, bool, w), False)
 _ACTIONS: dict[str, dict[str, tuple[Callable[[Any, str], Any], Any]]] = {
     "shell": {"command": (lambda v, w: _typed(v, str, w), _REQUIRED), "timeout": _timeout,
               "stdin": (lambda v, w: _typed(v, bool, w), False),
-              "mode": (_choice("gather", "stream"), "gather"), "fanout": _fanout},
+              "mode": (_choice("gather", "stream"), "gather"), "fanout": _fanout,
+              "merge": (lambda v, w: _typed(v, bool, w), False)},
     "copy": {"dest": (lambda v, w: _typed(v, str, w), _REQUIRED), "preserve": _preserve,
              "timeout": _timeout, "fanout": _fanout},
     "rcopy": {"source": (lambda v, w: _typed(v, str, w), _REQUIRED),
@@ -443,7 +444,8 @@ class Gateway(Channel):
         payload = _payload(msg.data, msg.action)
         targets = _targets(msg.target)
         mode = {"shell": payload.get("mode"), "copy": "gather", "rcopy": "raw"}[msg.action]
-        outbox = Outbox(msg.job, mode or "gather", max_output=self.settings.max_output)
+        outbox = Outbox(msg.job, mode or "gather", max_output=self.settings.max_output,
+                        merge=bool(payload.get("merge")))
         job = _Job(msg.job, msg.action, payload, outbox, list(targets))
         self.jobs[msg.job] = job
         self._last_job = max(self._last_job, msg.job)

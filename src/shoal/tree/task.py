@@ -426,6 +426,9 @@ class TreeTask(AsyncTask):
         (in place of :class:`~shoal.engine.Output`), and a
         :class:`~shoal.engine.GroupExited` before the nodes' own ends. Results are the
         same either way; nodes that printed the same output share its bytes.
+    :param merge: each node's stdout and stderr reach the events in the order the node
+        printed them, line by line, as a flat task's do (clush ``-B``); otherwise a
+        gateway sends a node's stdout, then its stderr.
     :param settings: heartbeats, stall time, grouping delay, the gateways' Python and
         the settings sent to them.
     :param launcher: how gateways start; default: the system ``ssh``.
@@ -441,7 +444,7 @@ class TreeTask(AsyncTask):
                  handlers: Sequence[Handler] = (), keep_connections: bool = True,
                  keep_output: bool | Literal["until_end"] = True,
                  max_output: int | None = DEFAULT_MAX_OUTPUT, live: bool = True,
-                 settings: TreeSettings | None = None,
+                 merge: bool = False, settings: TreeSettings | None = None,
                  launcher: GatewayLauncher | None = None,
                  gateways: GatewayPool | None = None,
                  diagnostics: Callable[[str], None] | None = None) -> None:
@@ -450,6 +453,7 @@ class TreeTask(AsyncTask):
                          keep_output=keep_output, max_output=max_output)
         self.topology = topology
         self.live = live
+        self.merge = merge
         self.settings = settings = settings or TreeSettings()
         self._own_pool = gateways is None
         if gateways is None:
@@ -492,9 +496,12 @@ class TreeTask(AsyncTask):
                   nodes: NodeSet | str | None = None) -> TaskResult:
         """Run ``command`` on every node (or on ``nodes``); see :meth:`AsyncTask.run`."""
         limit = self.command_timeout if timeout is None else timeout
-        step = _Step("shell", {"command": command, "timeout": limit,
-                               "stdin": stdin is not None,
-                               "mode": "stream" if self.live else "gather"}, stdin=stdin)
+        payload: dict[str, Any] = {"command": command, "timeout": limit,
+                                   "stdin": stdin is not None,
+                                   "mode": "stream" if self.live else "gather"}
+        if self.merge:
+            payload["merge"] = True
+        step = _Step("shell", payload, stdin=stdin)
         return await self._tree(self._select(nodes), [step], limit, lambda direct: AsyncTask.run(
             self, command, stdin=stdin, timeout=timeout, nodes=direct))
 
@@ -755,13 +762,13 @@ class Task(_BlockingTask):
                  handlers: Sequence[Handler] = (), keep_connections: bool = True,
                  keep_output: bool | Literal["until_end"] = True,
                  max_output: int | None = DEFAULT_MAX_OUTPUT, live: bool = True,
-                 settings: TreeSettings | None = None,
+                 merge: bool = False, settings: TreeSettings | None = None,
                  launcher: GatewayLauncher | None = None,
                  gateways: GatewayPool | None = None,
                  diagnostics: Callable[[str], None] | None = None) -> None:
         self.task = TreeTask(nodes, transport, topology=topology, fanout=fanout,
                              command_timeout=command_timeout, handlers=handlers,
                              keep_connections=keep_connections, keep_output=keep_output,
-                             max_output=max_output, live=live, settings=settings,
+                             max_output=max_output, live=live, merge=merge, settings=settings,
                              launcher=launcher, gateways=gateways, diagnostics=diagnostics)
 
