@@ -73,12 +73,6 @@ def test_live_lines_are_those_of_a_flat_run(treebed: TreeBed, options: list[str]
     assert tree.status == flat.status == 3
 
 
-def test_stderr_gathered_with_stdout(treebed: TreeBed) -> None:
-    command = "echo out-$SHOAL_ROLE; echo err-$SHOAL_ROLE >&2"
-    flat, tree = both(treebed, "-B", "-w", NODES, command)
-    assert tree.out == flat.out and b"err-odd" in tree.out
-
-
 def test_stderr_gathered_with_stdout_keeps_the_order_each_node_printed_them(
         treebed: TreeBed) -> None:
     # the pauses are the workload's: each line leaves the node well after the one before,
