@@ -73,10 +73,17 @@ def test_live_lines_are_those_of_a_flat_run(treebed: TreeBed, options: list[str]
     assert tree.status == flat.status == 3
 
 
-def test_stderr_gathered_with_stdout(treebed: TreeBed) -> None:
-    command = "echo out-$SHOAL_ROLE; echo err-$SHOAL_ROLE >&2"
+def test_stderr_gathered_with_stdout_keeps_the_order_each_node_printed_them(
+        treebed: TreeBed) -> None:
+    # the pauses are the workload's: each line leaves the node well after the one before,
+    # so that the order its two streams arrive in is the order it wrote them
+    pause = "sleep 0.3"
+    command = "; ".join([
+        "echo out1", pause, "echo err1 >&2", pause, "echo out2-$SHOAL_ROLE", pause,
+        "echo err2 >&2", pause, "printf 'out3 no newline'", pause, "printf err3 >&2"])
     flat, tree = both(treebed, "-B", "-w", NODES, command)
-    assert tree.out == flat.out and b"err-odd" in tree.out
+    assert tree.out == flat.out
+    assert b"out1\nerr1\nout2-odd\nerr2\nout3 no newline\nerr3\n" in flat.out
 
 
 def test_json_records_are_a_flat_runs_but_for_their_times(treebed: TreeBed) -> None:
@@ -191,8 +198,8 @@ def test_the_interactive_loop_keeps_its_gateways_from_one_command_to_the_next(
 def test_a_stalled_gateway_is_dead_after_the_stall_set_in_shoal_conf(
         shared_tmp_path: Path, tmp_path: Path) -> None:
     # --transport local: gateways and their targets run here; a target's parent is its
-    # gateway, which is how the test finds the pid to stop. The stall is above a gateway's
-    # first heartbeat, which comes 5 s after it starts, whatever CFG says.
+    # gateway, which is how the test finds the pid to stop (shoal run does not show the
+    # pid a gateway's STA says).
     conf = tmp_path / "shoal.conf"
     conf.write_text("[Main]\nheartbeat: 0.5\nstall: 6\n")
     folder = shared_tmp_path / "pids"

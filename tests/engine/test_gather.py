@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from shoal.engine import PIECE_SIZE, Gatherer, LineRows, Splitter, TaskResult
+from shoal.engine import PIECE_SIZE, Gatherer, LineRows, Splitter, Stream, TaskResult
 from shoal.engine.results import NodeResult
+from shoal.nodeset import NodeSet
 
 P = PIECE_SIZE
 #: 1 MB in 10,000 lines of 100 bytes, and 1 MB without a newline
@@ -205,6 +208,66 @@ def test_task_result_gather_builds_on_the_gatherer() -> None:
     assert [(str(ns), out) for ns, out in result.gather()] == [("n3", b"lost"),
                                                                ("n[1-2]", b"x\nx")]
     assert [(str(ns), out) for ns, out in result.gather("stderr")] == [("n3", b"err")]
+
+
+# grouped input: a gateway's messages, each for a node set, against the same node by node
+
+NAMES = [f"n{i}" for i in range(1, 9)]
+_SUBSETS = st.sets(st.sampled_from(NAMES), min_size=1)
+_PIECES = st.sampled_from([b"a\n", b"b", b"x" * 9 + b"\n", b"\n", b"c\nd"])
+_STEPS = st.lists(st.one_of(
+    st.tuples(st.just("add"), _SUBSETS, st.sampled_from(["stdout", "stderr"]), _PIECES),
+    st.tuples(st.just("end"), _SUBSETS, st.sampled_from([None, 0, 1]), st.just(b"")),
+    st.tuples(st.just("discard"), _SUBSETS, st.just(None), st.just(b"")),
+), max_size=25)
+
+
+def _shown(gatherer: Gatherer) -> tuple[object, ...]:
+    return ([(str(g.nodes), g.rc, g.output) for g in gatherer.groups()],
+            [(rc, str(nodes)) for rc, nodes in gatherer.by_rc()],
+            [b"".join(gatherer.chunks(name)) for name in NAMES], str(gatherer.cut),
+            [(str(nodes), lines) for nodes, lines in gatherer.diff_groups()])
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=_STEPS, merged=st.booleans(), cap=st.sampled_from([None, 12]))
+def test_output_given_for_node_sets_gathers_as_given_node_by_node(
+        steps: list[tuple[str, set[str], object, bytes]], merged: bool,
+        cap: int | None) -> None:
+    streams: tuple[Stream, ...] = ("stdout", "stderr") if merged else ("stdout",)
+    grouped, single = (Gatherer(streams, max_output=cap) for _ in range(2))
+    for op, names, arg, data in steps:
+        nodes = NodeSet.fromlist(sorted(names))
+        if op == "add":
+            stream: Stream = "stdout" if arg == "stdout" else "stderr"
+            grouped.add_group(nodes, stream, data)
+            for name in nodes:
+                single.add(name, stream, data)
+        elif op == "end":
+            rc = arg if isinstance(arg, int) else None
+            half = len(nodes) // 2
+            grouped.end_group(nodes[:half], rc)  # some of it set by set, some node by node
+            for name in nodes[half:]:
+                grouped.end(name, rc)
+            for name in nodes:
+                single.end(name, rc)
+        else:
+            for name in nodes:
+                grouped.discard(name)
+                single.discard(name)
+    assert _shown(grouped) == _shown(single)
+
+
+def test_a_node_set_is_stored_once_whatever_its_size() -> None:
+    gatherer = Gatherer()
+    everyone = NodeSet("n[1-100000]")
+    gatherer.add_group(everyone, "stdout", b"same\n" * 1000)
+    gatherer.end_group(NodeSet("n[1-99999]"), 0)
+    gatherer.end("n100000", 2)
+    gatherer.end("n5", 0)  # told again, node by node: nothing changes
+    assert [(str(g.nodes), g.rc, len(g.output)) for g in gatherer.groups()] == [
+        ("n[1-99999]", 0, 5000), ("n100000", 2, 5000)]
+    assert gatherer.stored_bytes == 5000
 
 
 # -- LineRows ---------------------------------------------------------------------------------

@@ -217,9 +217,31 @@ def test_a_silent_peer_is_found_stalled() -> None:
 
 def test_a_peer_that_never_starts_fails_the_start_when_it_stalls() -> None:
     async def scenario(a: Streams, b: Streams) -> None:
-        channel = Recorder(*a, stall=0.1)
-        with pytest.raises(MessageProcessingError, match=r"no data from the peer for 0\.1s"):
+        channel = Recorder(*a, stall=0.1, startup=0.3)  # its start may take the longer
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(MessageProcessingError, match=r"no data from the peer for 0\.3s"):
             await channel.start()
+        assert asyncio.get_running_loop().time() - started >= 0.3
+    run(scenario)
+
+
+def test_a_new_heartbeat_holds_at_once_and_stall_counts_from_the_last_byte() -> None:
+    async def scenario(a: Streams, b: Streams) -> None:
+        slow = Recorder(*a, heartbeat=30, stall=None)
+        watcher = Recorder(*b, heartbeat=None, stall=0.5)
+        await asyncio.gather(slow.start(), watcher.start())
+        slow.heartbeat = 0.05  # not after the 30 s under way
+        loop = asyncio.get_running_loop()
+        started, beats = loop.time(), slow.encoder.last_msgid
+        while slow.encoder.last_msgid < beats + 40:  # 40 beats: four stall times at least
+            assert not watcher.done
+            await asyncio.sleep(0.02)
+        assert loop.time() - started > 0.5 * 3
+        slow.heartbeat = None  # silent from now on: dead within the stall time
+        silent = loop.time()
+        await asyncio.wait_for(watcher.wait_closed(), 5)
+        assert watcher.closed_with == ["no data from the peer for 0.5s"]
+        assert 0.4 <= loop.time() - silent <= 1.5
     run(scenario)
 
 

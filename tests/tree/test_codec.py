@@ -182,6 +182,13 @@ def test_a_bad_message_is_refused_and_the_next_one_is_read(bad: str, fault: str)
     assert after == m.HBT(msgid=9)
 
 
+def test_sta_says_a_pid_and_a_later_peer_may_say_more() -> None:
+    assert read_all(stream(element("STA", protocol="1", shoal="0.1", pid="42"),
+                           element("STA", 2, protocol="2", shoal="9.0", host="gw1"))) == [
+        m.STA(msgid=1, protocol=1, shoal="0.1", pid=42),
+        m.STA(msgid=2, protocol=2, shoal="9.0")]
+
+
 def test_msgids_must_increase() -> None:
     assert read_all(stream(element("HBT", 3), element("HBT", 3), element("HBT", 2),
                            element("HBT", 4))) == [

@@ -117,7 +117,9 @@ def test_targets_of_a_child_gateway_killed_mid_run_are_lost(tmp_path: Path) -> N
             assert {status for _, status, _ in found.values()} == {"lost"}
             assert all(reason.startswith("gateway gw2: ") for _, _, reason in found.values())
             assert peer.close() == 0  # this gateway goes on
-        finally:  # local targets outlive a gateway killed by SIGKILL (ssh ones do not)
+            # the child's watchdog ended its targets
+            assert [pid for pid in targets if not wait_gone(pid)] == []
+        finally:
             for pid in targets:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)

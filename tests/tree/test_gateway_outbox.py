@@ -120,3 +120,31 @@ def test_merged_output_keeps_each_nodes_pieces_in_order() -> None:
 def test_an_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="no such mode"):
         Outbox(1, "burst")
+
+
+def test_merged_gather_keeps_each_targets_streams_in_order_and_groups_by_both() -> None:
+    box = Outbox(1, "gather", merge=True)
+    for node in ("n1", "n2", "n3"):
+        box.output(node, "stdout", b"one\nha")
+        box.output(node, "stderr", b"err\n")
+        box.output(node, "stdout", b"lf\n" if node != "n3" else b"LF\n")
+        box.output(node, "stderr", b"no newline")
+        box.ended(node, 0)
+    assert _summary(box.flush()) == [
+        ("OUT", "n[1-3]", b"one\n"), ("SER", "n[1-3]", b"err\n"),
+        ("OUT", "n[1-2]", b"half\n"), ("SER", "n[1-2]", b"no newline"),
+        ("OUT", "n3", b"haLF\n"), ("SER", "n3", b"no newline"),
+        ("RET", "n[1-3]", 0, "ok", "")]
+
+
+def test_merged_stream_sends_each_windows_lines_in_the_order_they_came() -> None:
+    box = Outbox(1, "stream", merge=True)
+    box.output("n1", "stderr", b"first\n")
+    box.output("n1", "stdout", b"second\nthi")
+    assert _summary(box.flush()) == [("SER", "n1", b"first\n"), ("OUT", "n1", b"second\n")]
+    box.output("n1", "stdout", b"rd\n")
+    box.output("n1", "stderr", b"last")
+    box.ended("n1", 0)
+    assert _summary(box.flush()) == [("OUT", "n1", b"third\n"), ("SER", "n1", b"last"),
+                                     ("RET", "n1", 0, "ok", "")]
+    assert box.empty

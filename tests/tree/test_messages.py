@@ -14,7 +14,8 @@ def test_every_type_of_the_protocol_has_a_class() -> None:
 
 
 @pytest.mark.parametrize(("cls", "schema"), [
-    pytest.param(m.STA, [("msgid", int), ("protocol", int), ("shoal", str)], id="STA"),
+    pytest.param(m.STA, [("msgid", int), ("protocol", int), ("shoal", str), ("pid", int)],
+                 id="STA"),
     pytest.param(m.CFG, [("msgid", int), ("gateway", str), ("data", "json")], id="CFG"),
     pytest.param(m.CTL, [("msgid", int), ("job", int), ("action", str), ("target", str),
                          ("data", "json")], id="CTL"),

@@ -3,8 +3,8 @@
 A gateway that never takes its targets on (it refuses the login, has no Python, prints
 garbage) hands them to a live sibling, or fails them with its reason; one that dies or
 stalls once it did leaves them ``lost``: they may have run, and never run twice.
-Processes are found by the pids they wrote, never by name: targets run locally on the
-gateway (``transport: local``) write their parent's pid, which is the gateway's.
+Processes are found by the pids they wrote, never by name, and gateways by the pid their
+``STA`` says.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from support.treebed import (
     wait_gone,
 )
 
-from shoal.engine import Failed, TaskResult
+from shoal.engine import Failed, Output, TaskResult
 from shoal.errors import NodeLost
 from shoal.tree.driver import TreeSettings
 from shoal.tree.task import TreeTask
@@ -85,10 +85,10 @@ def test_a_gateway_alone_that_never_comes_up_fails_its_targets_with_its_reason(
 
 
 def _blocked(treebed: TreeBed, folder: Path, gate: Gate, started: Signal) -> str:
-    """A command that records its pid and its parent's (the gateway's, locally), says it
-    started, waits at the gate, then records that it ran to its end."""
-    return (f"echo $$ > {folder}/$SHOAL_NODE.pid; echo $PPID > {folder}/$SHOAL_NODE.ppid; "
-            f"{started.command}; {gate.command}; echo $SHOAL_NODE >> {folder}/ran; echo done")
+    """A command (run locally: it knows its node) that records its pid, says it started,
+    waits at the gate, then records that it ran to its end."""
+    return (f"echo $$ > {folder}/$SHOAL_NODE.pid; {started.command}; {gate.command}; "
+            f"echo $SHOAL_NODE >> {folder}/ran; echo done")
 
 
 @pytest.fixture
@@ -130,8 +130,7 @@ def test_a_gateway_that_dies_or_stalls_mid_run_leaves_its_nodes_lost_never_run_t
         async with task:
             running = asyncio.ensure_future(task.run(command))
             assert await asyncio.to_thread(started.wait, 10, DEADLINE)
-            gateway = read_pids(folder, "ppid")["node1"]
-            assert read_pids(folder, "ppid")["node6"] != gateway  # node6 is gw2's
+            gateway = _pids(task)["gw1"]
             kill(gateway, how)
             try:
                 # gw1's nodes end lost while they still wait at the gate
@@ -139,9 +138,9 @@ def test_a_gateway_that_dies_or_stalls_mid_run_leaves_its_nodes_lost_never_run_t
             finally:
                 kill(gateway, signal.SIGCONT)  # a stopped gateway now sees its root gone
             # a stopped gw1, continued, sees its root gone: it ends its targets and exits;
-            # a killed one leaves its local targets to end by themselves (the gate)
+            # a killed one's watchdog ends them
             pids = read_pids(folder, "pid")
-            mine = [pids[f"node{i}"] for i in range(1, 6)] if how == signal.SIGSTOP else []
+            mine = [pids[f"node{i}"] for i in range(1, 6)]
             assert await asyncio.to_thread(wait_gone, [gateway, *mine]) == []
             gate.open()
             first = await asyncio.wait_for(running, DEADLINE)
@@ -156,23 +155,66 @@ def test_a_gateway_that_dies_or_stalls_mid_run_leaves_its_nodes_lost_never_run_t
     if how == signal.SIGSTOP:
         assert error.reason == "lost with gateway gw1: no data from the peer for 6s"
     ran = (folder / "ran").read_text().split()
-    assert len(ran) == len(set(ran))  # none twice
-    gw2s = {f"node{i}" for i in range(6, 11)}
-    if how == signal.SIGSTOP:
-        assert set(ran) == gw2s  # gw1 ended its own before they went on
-    else:
-        assert set(ran) >= gw2s
+    assert sorted(ran) == sorted(f"node{i}" for i in range(6, 11))  # gw1's never ended
     assert again.ok  # gw1 started afresh
 
 
-def test_interrupt_sends_abort_down_the_tree_and_leaves_no_process_behind(
+def test_a_short_stall_keeps_healthy_gateways_and_finds_a_stopped_one_in_time(
         treebed: TreeBed, blocked: tuple[Path, Gate, Signal, str]) -> None:
-    folder, _, started, command = blocked
-    # three levels; the last runs its targets itself, as its own children, so that their
-    # pids say whom the abort reached (a target behind ssh has no way to be signalled:
-    # the ssh client dies, the remote command may not)
+    # stall 2 s with the heartbeat left at 5 s: the links beat at a third of the stall
+    _, gate, started, command = blocked
+    failed: set[str] = set()
+    any_failed, gw1_done = asyncio.Event(), asyncio.Event()
+
+    def on(event: object) -> None:
+        if isinstance(event, Failed):
+            failed.add(event.node)
+            any_failed.set()
+            if failed >= {f"node{i}" for i in range(1, 6)}:
+                gw1_done.set()
+
+    task = treebed.tree(NODES, one_level(SHARED), diagnostics=[].append, handlers=[on],
+                        settings=_local(treebed, heartbeat=5.0, stall=2.0))
+
+    async def scenario() -> tuple[TaskResult, float]:
+        loop = asyncio.get_running_loop()
+        async with task:
+            running = asyncio.ensure_future(task.run(command))
+            assert await asyncio.to_thread(started.wait, 10, DEADLINE)
+            with pytest.raises(asyncio.TimeoutError):  # three stall times, nothing lost
+                await asyncio.wait_for(any_failed.wait(), 6.0)
+            gateway = _pids(task)["gw1"]
+            kill(gateway, signal.SIGSTOP)
+            stopped = loop.time()
+            try:
+                await asyncio.wait_for(gw1_done.wait(), DEADLINE)
+                found = loop.time() - stopped
+            finally:
+                kill(gateway, signal.SIGCONT)
+            gate.open()
+            return await asyncio.wait_for(running, DEADLINE), found
+
+    result, found = asyncio.run(asyncio.wait_for(scenario(), 3 * DEADLINE))
+    assert found <= 2.0 + 2.0  # the stall time, and some room on a loaded machine
+    assert str(result.nodes("lost")) == "node[1-5]"
+    assert str(result.nodes("ok")) == "node[6-10]"
+    error = result["node1"].error
+    assert error is not None
+    assert error.reason == "lost with gateway gw1: no data from the peer for 2s"
+
+
+def test_interrupt_sends_abort_down_the_tree_and_leaves_no_process_behind(
+        treebed: TreeBed, shared_tmp_path: Path) -> None:
+    # three levels, the targets behind ssh; `sleep 300` neither reads nor writes, so
+    # ending the ssh clients alone would leave it running on the targets
+    folder = shared_tmp_path / "pids"
+    folder.mkdir()
+    folder.chmod(0o777)
+    started = Signal(shared_tmp_path)
+    command = (f"sleep 300 & echo $$ $! >> {folder}/pids; {started.command}; wait; "
+               f"echo $$ >> {folder}/ran")
     topology = routes("admin: gw[1-2]\ngw1: gw3\ngw3: node[1-5]\ngw2: node[6-10]\n")
-    task = treebed.tree(NODES, topology, settings=_local(treebed))
+    task = treebed.tree(NODES, topology)
 
     async def scenario() -> TaskResult:
         async with task:
@@ -181,28 +223,84 @@ def test_interrupt_sends_abort_down_the_tree_and_leaves_no_process_behind(
             task.interrupt()
             return await asyncio.wait_for(running, DEADLINE)
 
-    result = asyncio.run(scenario())
+    try:
+        result = asyncio.run(scenario())
+    finally:
+        started.close()
     assert str(result.nodes("interrupted")) == NODES
-    pids = read_pids(folder, "pid")
-    assert len(pids) == 10 and wait_gone(list(pids.values())) == []
+    pids = [int(pid) for pid in (folder / "pids").read_text().split()]
+    assert len(pids) == 20 and wait_gone(pids) == []  # each shell and its sleep
     assert not (folder / "ran").exists()
 
 
+@pytest.mark.parametrize("transport", ["local", "ssh"])
 def test_a_gateway_whose_root_link_dies_ends_its_targets(
-        treebed: TreeBed, blocked: tuple[Path, Gate, Signal, str]) -> None:
-    folder, _, started, command = blocked
-    task = treebed.tree(NODES, one_level("gw1"), settings=_local(treebed))
+        treebed: TreeBed, shared_tmp_path: Path, transport: str) -> None:
+    folder = shared_tmp_path / "pids"
+    folder.mkdir()
+    folder.chmod(0o777)
+    started = Signal(shared_tmp_path)
+    command = (f"sleep 300 & echo $$ $! >> {folder}/pids; {started.command}; wait; "
+               f"echo $$ >> {folder}/ran")
+    settings = _local(treebed) if transport == "local" else treebed.settings()
+    task = treebed.tree(NODES, one_level("gw1"), settings=settings)
+
+    async def scenario() -> tuple[TaskResult, int]:
+        async with task:
+            running = asyncio.ensure_future(task.run(command))
+            assert await asyncio.to_thread(started.wait, 10, DEADLINE)
+            gateway = _pids(task)["gw1"]
+            (channel,) = task.gateways.channels()
+            kill(channel.process.pid, signal.SIGKILL)  # the ssh we started to gw1
+            return await asyncio.wait_for(running, DEADLINE), gateway
+
+    try:
+        result, gateway = asyncio.run(scenario())
+    finally:
+        started.close()
+    assert str(result.nodes("lost")) == NODES
+    pids = [int(pid) for pid in (folder / "pids").read_text().split()]
+    assert len(pids) == 20 and wait_gone([gateway, *pids]) == []
+    assert not (folder / "ran").exists()
+
+
+def test_a_gateway_killed_9_leaves_no_remote_process_behind(
+        treebed: TreeBed, shared_tmp_path: Path) -> None:
+    # gw1 cannot end its ssh targets itself: its watchdog does, with the remote groups
+    # they said. A target's "ready" on stderr comes after that word on the same stream:
+    # once the root has it, gw1 has read the target's group.
+    folder = shared_tmp_path / "pids"
+    folder.mkdir()
+    folder.chmod(0o777)
+    command = (f"sleep 300 & echo $$ $! >> {folder}/pids; echo ready >&2; wait; "
+               f"echo $$ >> {folder}/ran")
+    ready: set[str] = set()
+    all_ready = asyncio.Event()
+
+    def on(event: object) -> None:
+        if isinstance(event, Output) and event.data == b"ready\n":
+            ready.add(event.node)
+            if len(ready) == 5:
+                all_ready.set()
+
+    task = treebed.tree("node[1-5]", one_level("gw1"), diagnostics=[].append, handlers=[on])
 
     async def scenario() -> TaskResult:
         async with task:
             running = asyncio.ensure_future(task.run(command))
-            assert await asyncio.to_thread(started.wait, 10, DEADLINE)
-            (channel,) = task.gateways.channels()
-            kill(channel.process.pid, signal.SIGKILL)  # the ssh we started to gw1
+            await asyncio.wait_for(all_ready.wait(), DEADLINE)
+            kill(_pids(task)["gw1"], signal.SIGKILL)
             return await asyncio.wait_for(running, DEADLINE)
 
     result = asyncio.run(scenario())
-    assert str(result.nodes("lost")) == NODES
-    gateway = read_pids(folder, "ppid")["node1"]
-    assert wait_gone([gateway, *read_pids(folder, "pid").values()]) == []
+    assert str(result.nodes("lost")) == "node[1-5]"
+    pids = [int(pid) for pid in (folder / "pids").read_text().split()]
+    assert len(pids) == 10 and wait_gone(pids) == []
     assert not (folder / "ran").exists()
+
+
+def _pids(task: TreeTask) -> dict[str, int]:
+    """The pid of each first-level gateway, as its STA said it."""
+    found = {channel.gateway: channel.pid for channel in task.gateways.channels()}
+    assert None not in found.values(), found
+    return {gateway: pid for gateway, pid in found.items() if pid is not None}

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.gates import Gate, Signal
@@ -21,10 +24,25 @@ from support.treebed import (
 )
 
 from shoal import testbed as tb
-from shoal.engine import AsyncTask, Event, Exited, Failed, Output, Started, TaskResult
+from shoal.cli.display import Display
+from shoal.cli.render import Layout, Renderer
+from shoal.engine import (
+    AsyncTask,
+    Event,
+    Exited,
+    Failed,
+    Gatherer,
+    GroupExited,
+    GroupOutput,
+    Output,
+    Splitter,
+    Started,
+    TaskResult,
+)
 from shoal.errors import AuthError
 from shoal.hosts import ConnectOptions
 from shoal.hosts.ssh import SSHTransport
+from shoal.nodeset import NodeSet
 from shoal.testbed.clients import Route, client_files
 from shoal.tree.driver import GatewayPool, SSHGatewayLauncher
 from shoal.tree.task import Task, TreeTask
@@ -52,6 +70,7 @@ def test_live_events_are_each_nodes_own_as_in_a_flat_run(treebed: TreeBed) -> No
         seen: dict[str, list[Event]] = {}
 
         def keep(event: Event) -> None:
+            assert not isinstance(event, (GroupOutput, GroupExited))  # node by node here
             seen.setdefault(event.node, []).append(event)
 
         task.handlers.append(keep)
@@ -238,3 +257,45 @@ def test_targets_that_accept_logins_from_their_gateways_only_are_reached_through
     assert all(isinstance(r.error, AuthError) for r in direct.values()), direct["part1"].error
     assert through.ok
     assert {r.stdout for r in through.values()} == {b"hello\n127.0.0.2\n"}
+
+
+def test_gathered_output_stays_grouped_at_the_root(treebed: TreeBed,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # -b through the tree: each OUT the gateways send is one event and one gathering
+    # step here, whatever its node count; no node's output is split or stored on its own.
+    nodes, output = 200, b"the same line, on every node\n" * 200
+    counts = {"add": 0, "add_group": 0, "split": 0}
+
+    def counted(name: str, original: Callable[..., Any], size: bool = False) -> Any:
+        def wrapper(self: object, *args: Any) -> Any:
+            counts[name] += len(args[-1]) if size else 1
+            return original(self, *args)
+        return wrapper
+
+    monkeypatch.setattr(Gatherer, "add", counted("add", Gatherer.add))
+    monkeypatch.setattr(Gatherer, "add_group", counted("add_group", Gatherer.add_group))
+    monkeypatch.setattr(Splitter, "feed", counted("split", Splitter.feed, size=True))
+    out = io.BytesIO()
+    renderer = Renderer(Display(out, io.BytesIO()), Layout(gather=True),
+                        NodeSet(f"node[1-{nodes}]"))
+    events: list[Event] = []
+
+    async def run() -> TaskResult:
+        async with treebed.tree(f"node[1-{nodes}]", one_level(), live=False,
+                                handlers=[renderer.handle, events.append],
+                                settings=treebed.settings(gather_delay=1.0)) as tree:
+            return await tree.run(f"printf '{output.decode()}'")
+
+    result = asyncio.run(run())
+    renderer.finish(result)
+    assert out.getvalue() == (f"---------------\nnode[1-{nodes}] ({nodes})\n"
+                              "---------------\n").encode() + output
+    grouped = [e for e in events if isinstance(e, GroupOutput)]
+    assert not any(isinstance(e, Output) for e in events)
+    assert 2 <= len(grouped) <= nodes // 10  # a message per gateway and window
+    assert counts["add"] == 0 and counts["add_group"] == len(grouped)
+    assert counts["split"] <= len(grouped) * len(output)  # each distinct output once
+    assert {r.stdout for r in result.values()} == {output}
+    assert len({id(r.stdout) for r in result.values()}) <= len(grouped)  # shared, not copied
+    assert sum(1 for e in events if isinstance(e, GroupExited)) <= len(grouped)
+    assert all(e.grouped for e in events if isinstance(e, Exited))

@@ -279,3 +279,64 @@ def test_rcopy_sends_a_tar_stream_of_the_source(tmp_path: Path) -> None:
         assert extracted is not None and extracted.read() == b"alpha"
     assert names == ["src", "src/a"]
     assert member.mode == 0o600
+
+
+def test_aborted_and_timed_out_commands_behind_ssh_end_there_too(
+        testbed: Testbed, shared_tmp_path: Path) -> None:
+    # `sleep 300` neither reads nor writes: ending the local ssh alone leaves it running
+    rec = Recorder()
+    args = option_args(config=str(testbed.ssh_config))
+    folder = shared_tmp_path / "pids"
+    folder.mkdir()
+    folder.chmod(0o777)
+    started = Signal(shared_tmp_path)
+    command = f"sleep 300 & echo $$ $! >> {folder}/pids; {started.command}; wait; echo over"
+
+    async def scenario() -> None:
+        aborted = _job(rec, ["node1", "node2"], command, launcher=SSHLauncher("ssh", args))
+        timed = _job(rec, ["node3"], command, launcher=SSHLauncher("ssh", args), timeout=10)
+        aborted.start()
+        timed.start()
+        assert await asyncio.get_running_loop().run_in_executor(None, started.wait, 3, 60)
+        aborted.abort()
+        await aborted.wait()
+        await timed.wait()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        started.close()
+    interrupted = Outcome(130, "interrupted", "interrupted")
+    assert rec.outcomes == {"node1": interrupted, "node2": interrupted,
+                            "node3": Outcome(130, "timeout", "timed out")}
+    pids = [int(pid) for pid in (folder / "pids").read_text().split()]
+    assert len(pids) == 6
+    assert [pid for pid in pids if not wait_gone(pid)] == []
+    assert all(rec.out(node, "stderr") == b"" for node in ("node1", "node2", "node3"))
+
+
+class _NoisyLauncher(LocalLauncher):
+    """A local stand-in for a remote login whose shell start-up files print to stderr."""
+
+    mark = b"shoal-group-test"
+
+    def tracked(self, command: str) -> str:
+        return f"echo login noise >&2; printf '{self.mark.decode()} %d\\n' $$ >&2; {command}"
+
+    def stop_argv(self, node: str, group: int) -> list[str]:
+        return ["sh", "-c", f"kill -TERM -{group}"]
+
+
+def test_the_group_line_is_taken_out_of_stderr_and_nothing_else() -> None:
+    rec = Recorder()
+
+    async def scenario() -> None:
+        job = _job(rec, ["n1"], "echo out; echo err >&2; echo shoal-group-test 7 >&2",
+                   launcher=_NoisyLauncher())
+        job.start()
+        await job.wait()
+
+    asyncio.run(scenario())
+    assert rec.outcomes["n1"] == Outcome(0)
+    assert rec.out("n1") == b"out\n"
+    assert rec.out("n1", "stderr") == b"login noise\nerr\nshoal-group-test 7\n"

@@ -21,9 +21,12 @@ from shoal.engine import (
     Exited,
     Failed,
     Gatherer,
+    GroupExited,
+    GroupOutput,
     LineRows,
     NodeResult,
     Output,
+    Splitter,
     Stream,
     TaskResult,
 )
@@ -86,6 +89,8 @@ class Renderer:
         self._gatherer = (Gatherer(streams, max_output=max_output)
                           if self._rows is None and not layout.live and not layout.json
                           else None)
+        # grouped output shown node by node: each node's unfinished line, by stream
+        self._splitters: dict[tuple[str, Stream], Splitter] = {}
 
     def handle(self, event: Event) -> None:
         """Take one task event (a task handler)."""
@@ -99,6 +104,11 @@ class Renderer:
                     self._json(event.result)
             elif isinstance(event, Output):
                 self._output(event)
+            elif isinstance(event, GroupOutput):
+                self._group_output(event)
+            elif isinstance(event, GroupExited):
+                if self._gatherer is not None:
+                    self._gatherer.end_group(event.nodes, event.rc)
             elif isinstance(event, (Exited, Failed)):
                 self._ended(event)
             self.display.flush()
@@ -128,13 +138,35 @@ class Renderer:
         else:
             self._print(event)
 
+    def _group_output(self, event: GroupOutput) -> None:
+        """Output of a node set at once: gathered once for the set; shown or held per node
+        where clush shows each node's lines (stderr without -B, -bL, line mode)."""
+        if self._gatherer is not None and (event.stream == "stdout" or self.layout.merge):
+            self._gatherer.add_group(event.nodes, event.stream, event.data)
+        elif self._rows is not None and (event.stream == "stdout" or self.layout.merge):
+            for node in event.nodes:
+                self._rows.add(node, event.stream, event.data)
+            self._show(self._rows.ready())
+        else:
+            for node in event.nodes:
+                key = (node, event.stream)
+                splitter = self._splitters.get(key)
+                if splitter is None:
+                    splitter = self._splitters[key] = Splitter()
+                for segment in splitter.feed(event.data):
+                    self._output(Output(node, event.stream, segment))
+
     def _ended(self, event: Exited | Failed) -> None:
+        if self._splitters:
+            self._splitters.pop((event.node, "stdout"), None)
+            self._splitters.pop((event.node, "stderr"), None)
         if self._rows is not None:
             self._rows.end(event.node)
             self._show(self._rows.ready())
         if self._gatherer is not None:
             if isinstance(event, Exited):
-                self._gatherer.end(event.node, event.rc)
+                if not event.grouped:  # else told with its set's GroupExited
+                    self._gatherer.end(event.node, event.rc)
             else:  # only the output of commands that ran to their end is shown
                 self._gatherer.discard(event.node)
         if isinstance(event, Exited) and event.rc and self.layout.live:

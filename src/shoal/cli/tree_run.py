@@ -65,7 +65,8 @@ def tree_task(topology: Topology, nodes: NodeSet, transport: Transport, *,
     """The task of a run through ``topology``, with ``config``'s settings.
 
     Gateways send each node's whole output once it ended unless lines must show as they
-    come (line mode, or ``-v`` with ``-b``), which spares the links and the root.
+    come (line mode, or ``-v`` with ``-b``), which spares the links and the root; with
+    ``-B`` they keep each node's stdout and stderr in the order it printed them.
     """
     launcher = LocalGatewayLauncher() if config.transport == "local" else \
         SSHGatewayLauncher(options)
@@ -78,5 +79,6 @@ def tree_task(topology: Topology, nodes: NodeSet, transport: Transport, *,
                     command_timeout=config.command_timeout or None,
                     keep_connections=keep_connections,
                     keep_output="until_end" if keep_output == "until_end" else bool(keep_output),
-                    max_output=config.max_output, live=live, settings=settings,
+                    max_output=config.max_output, live=live, merge=layout.merge,
+                    settings=settings,
                     launcher=launcher, diagnostics=_diagnostics(display.err))

@@ -7,7 +7,18 @@ implementation; :class:`Task` is its blocking face.
 from __future__ import annotations
 
 from shoal.engine.blocking import Task
-from shoal.engine.events import Event, Exited, Failed, Handler, Output, Started, Stream
+from shoal.engine.capture import Capture, GroupCapture, Keep
+from shoal.engine.events import (
+    Event,
+    Exited,
+    Failed,
+    GroupExited,
+    GroupOutput,
+    Handler,
+    Output,
+    Started,
+    Stream,
+)
 from shoal.engine.gather import (
     DEFAULT_MAX_OUTPUT,
     PIECE_SIZE,
@@ -30,10 +41,16 @@ __all__ = [
     "Event",
     "Exited",
     "Failed",
+    "GroupExited",
+    "GroupOutput",
     "Handler",
     "Output",
     "Started",
     "Stream",
+    # output kept and passed on
+    "Capture",
+    "GroupCapture",
+    "Keep",
     # gathering
     "DEFAULT_MAX_OUTPUT",
     "Gatherer",

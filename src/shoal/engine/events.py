@@ -6,6 +6,12 @@ read as an async iterator (:meth:`~shoal.engine.AsyncTask.stream`). Output comes
 prints 100 MB costs a handler one call per chunk, not one per line. A line longer than
 :data:`~shoal.engine.gather.PIECE_SIZE` comes in pieces of that size, so that no line,
 however long, is held whole on its way to a handler.
+
+Output that arrives already grouped (a propagation tree's gateways send each distinct
+output once, with the node set that printed it) comes instead as :class:`GroupOutput`
+events, one per piece and node set, whatever the number of nodes, and the ends of those
+nodes as one :class:`GroupExited` per set before each node's own :class:`Exited`: a
+handler that gathers (clush ``-b``) does its work once per distinct output.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from dataclasses import dataclass, field
 from shoal.engine.gather import Stream
 from shoal.engine.results import NodeResult
 from shoal.errors import HostError
+from shoal.nodeset import NodeSet
 
-__all__ = ["Event", "Exited", "Failed", "Handler", "Output", "Started", "Stream"]
+__all__ = ["Event", "Exited", "Failed", "GroupExited", "GroupOutput", "Handler", "Output",
+           "Started", "Stream"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +70,14 @@ class Exited:
 
     ``result`` is the node's complete :class:`~shoal.engine.results.NodeResult` (output
     included, when the task keeps it), for handlers that report node by node.
+    ``grouped``: the node's output came as :class:`GroupOutput` and its end was told
+    already by a :class:`GroupExited` of its set (a gatherer has nothing more to do).
     """
 
     node: str
     rc: int
     result: NodeResult | None = field(default=None, compare=False, repr=False)
+    grouped: bool = field(default=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +95,35 @@ class Failed:
     result: NodeResult | None = field(default=None, compare=False, repr=False)
 
 
-Event = Started | Output | Exited | Failed
+@dataclass(frozen=True, slots=True)
+class GroupOutput:
+    """A piece of output that every node of ``nodes`` printed alike on ``stream``.
+
+    It comes in place of those nodes' :class:`Output` events (a propagation tree's
+    gathered output), so it costs a handler one call per distinct output, not one per
+    node. Pieces of a node's output come in order, but need not end at a line end; as
+    with :class:`Output`, a last line that lacked its newline gets one (a piece of
+    ``b"\\n"`` for the nodes concerned, once their output is over).
+
+    >>> str(GroupOutput(NodeSet("n[1-3]"), "stdout", b"same\\n").nodes)
+    'n[1-3]'
+    """
+
+    nodes: NodeSet
+    stream: Stream
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class GroupExited:
+    """Every node of ``nodes`` ended with return code ``rc``: told once for the set, before
+    each node's own :class:`Exited` (whose ``grouped`` is then true)."""
+
+    nodes: NodeSet
+    rc: int
+
+
+Event = Started | Output | GroupOutput | GroupExited | Exited | Failed
 
 #: Receives every event of a task, synchronously, on the task's event loop.
 Handler = Callable[[Event], None]

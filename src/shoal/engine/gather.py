@@ -37,7 +37,7 @@ listed in ``cut``, and the others go on.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from typing import Literal, TypeAlias
 
 from shoal.nodeset import NodeSet
@@ -115,6 +115,12 @@ class Splitter:
             segments.append(bytes(pending[PIECE_SIZE:]) + data[first:last + 1])
         pending[:] = data[last + 1:]
 
+    def copy(self) -> Splitter:
+        """A splitter in the same state (the same unfinished line)."""
+        other = Splitter()
+        other._pending[:] = self._pending
+        return other
+
     def end(self) -> bytes | None:
         """The stream ended: the rest of its unfinished last line, without a newline, or
         None when the stream ended with a newline (or was empty)."""
@@ -173,6 +179,14 @@ class Group:
         return _lines(self.output)
 
 
+def _union(names: list[str], sets: list[NodeSet]) -> NodeSet:
+    """The node set of ``names`` and ``sets`` together."""
+    found = NodeSet.fromlist(names)
+    for nodes in sets:
+        found.update(nodes)
+    return found
+
+
 def _lines(data: bytes) -> list[bytes]:
     """The lines of ``data``; a last line without its newline counts."""
     return data[:-1].split(b"\n") if data.endswith(b"\n") else data.split(b"\n")
@@ -189,11 +203,12 @@ def _within(limit: int | None, used: int, data: bytes) -> bytes:
 
 
 class _NodeState:
-    """What a :class:`Gatherer` holds for one node."""
+    """What a :class:`Gatherer` holds for one node, or for a node set that printed alike
+    (``nodes``: the set, None for one node)."""
 
-    __slots__ = ("cut", "element", "ended", "pending", "rc", "size", "splitters")
+    __slots__ = ("cut", "element", "ended", "nodes", "pending", "rc", "size", "splitters")
 
-    def __init__(self, root: _Element) -> None:
+    def __init__(self, root: _Element, nodes: NodeSet | None = None) -> None:
         self.element = root  # the last closed block of the node's output
         self.pending = bytearray()  # the block being filled
         self.splitters: dict[Stream, Splitter] = {}
@@ -201,6 +216,15 @@ class _NodeState:
         self.rc: int | None = None
         self.ended = False
         self.cut = False  # past max_output: the rest is dropped
+        self.nodes = nodes
+
+    def copy(self, nodes: NodeSet | None) -> _NodeState:
+        """The same output so far, for ``nodes`` (part of this state's set)."""
+        other = _NodeState(self.element, nodes)
+        other.pending = bytearray(self.pending)
+        other.splitters = {stream: s.copy() for stream, s in self.splitters.items()}
+        other.size, other.rc, other.ended, other.cut = self.size, self.rc, self.ended, self.cut
+        return other
 
 
 class Gatherer:
@@ -212,7 +236,17 @@ class Gatherer:
         and the node listed in :attr:`cut`.
 
     Nodes with identical output share its storage: :attr:`stored_bytes` counts what the
-    gatherer holds, whatever the number of nodes.
+    gatherer holds, whatever the number of nodes. Output that arrives already grouped
+    (a gateway's) is given once for its whole node set (:meth:`add_group`,
+    :meth:`end_group`): the gatherer then keeps one state for the set, not one per node,
+    and splits it only where later pieces name part of it.
+
+    >>> g = Gatherer()
+    >>> g.add_group(NodeSet("n[1-1000]"), "stdout", b"same\\n")
+    >>> g.end_group(NodeSet("n[1-999]"), 0)
+    >>> g.end_group(NodeSet("n1000"), 1)
+    >>> [(str(group.nodes), group.rc, group.output) for group in g.groups()]
+    [('n[1-999]', 0, b'same\\n'), ('n1000', 1, b'same\\n')]
     """
 
     def __init__(self, streams: Collection[Stream] = _STDOUT, *,
@@ -221,26 +255,96 @@ class Gatherer:
         self.max_output = max_output
         self._root = _Element(b"", None)
         self._nodes: dict[str, _NodeState] = {}
-        self._cut: list[str] = []
+        self._sets: list[_NodeState] = []  # states of node sets, disjoint from _nodes
+        self._cut: list[str | NodeSet] = []
         self.stored_bytes = 0  #: bytes held: the distinct blocks and the blocks being filled
 
     def _state(self, node: str) -> _NodeState:
         state = self._nodes.get(node)
         if state is None:
-            state = self._nodes[node] = _NodeState(self._root)
+            state = self._take(node)
+            if state is None:
+                state = _NodeState(self._root)
+            self._nodes[node] = state
         return state
+
+    def _take(self, node: str) -> _NodeState | None:
+        """The state of ``node``, taken out of the set state that holds it, if one does."""
+        if not self._sets:
+            return None
+        one = NodeSet.fromlist([node])
+        for state in self._sets:
+            if state.nodes is not None and state.nodes.issuperset(one):
+                part = self._split(state, one)
+                self._sets.remove(part)
+                part.nodes = None
+                return part
+        return None
+
+    def _split(self, state: _NodeState, part: NodeSet) -> _NodeState:
+        """The state of ``part``, nodes of set state ``state``: ``state`` itself when it is
+        all of it, else a copy that ``state`` no longer covers."""
+        assert state.nodes is not None
+        if len(part) == len(state.nodes):
+            return state
+        state.nodes.difference_update(part)
+        other = state.copy(part)
+        self.stored_bytes += len(other.pending)
+        self._sets.append(other)
+        return other
+
+    def _states(self, nodes: NodeSet) -> list[tuple[_NodeState, str | None]]:
+        """The states that cover ``nodes`` exactly, split where needed (new nodes get one
+        set state together), each with its node's name if it is a single node's."""
+        found: list[tuple[_NodeState, str | None]] = []
+        rest = nodes.copy()
+        for state in list(self._sets):
+            assert state.nodes is not None
+            common = state.nodes.intersection(rest)
+            if common:
+                found.append((self._split(state, common), None))
+                rest.difference_update(common)
+                if not rest:
+                    return found
+        if self._nodes:
+            names = ([name for name in rest if name in self._nodes]
+                     if len(rest) <= len(self._nodes) else
+                     [name for name in self._nodes if name in rest])
+            if names:
+                found.extend((self._nodes[name], name) for name in names)
+                rest.difference_update(NodeSet.fromlist(names))
+        if rest:
+            state = _NodeState(self._root, rest)
+            self._sets.append(state)
+            found.append((state, None))
+        return found
 
     def add(self, node: str, stream: Stream, data: bytes) -> None:
         """``node`` printed ``data`` on ``stream``."""
         if stream not in self.streams or not data:
             return
-        state = self._state(node)
+        self._feed(self._state(node), node, stream, data)
+
+    def add_group(self, nodes: NodeSet, stream: Stream, data: bytes) -> None:
+        """Every node of ``nodes`` printed ``data`` on ``stream``: stored once for the set,
+        whatever its size (each node's output as with :meth:`add`)."""
+        if stream not in self.streams or not data or not nodes:
+            return
+        for state, name in self._states(nodes):
+            self._feed(state, name, stream, data)
+
+    def _feed(self, state: _NodeState, node: str | None, stream: Stream, data: bytes) -> None:
+        """Add ``data`` to the output of ``state`` (of ``node``, or of its set)."""
         if state.cut:
             return
         kept = _within(self.max_output, state.size, data)
         if len(kept) < len(data):
             state.cut = True
-            self._cut.append(node)
+            if state.nodes is not None:
+                self._cut.append(state.nodes.copy())
+            else:
+                assert node is not None  # a single node's state comes with its name
+                self._cut.append(node)
         state.size += len(kept)
         splitter = state.splitters.get(stream)
         if splitter is None:
@@ -276,7 +380,15 @@ class Gatherer:
 
     def end(self, node: str, rc: int | None = None) -> None:
         """``node``'s output is complete; ``rc`` (its return code) orders its group."""
-        state = self._state(node)
+        self._finish(self._state(node), rc)
+
+    def end_group(self, nodes: NodeSet, rc: int | None = None) -> None:
+        """The output of every node of ``nodes`` is complete, each with return code ``rc``."""
+        if nodes:
+            for state, _ in self._states(nodes):
+                self._finish(state, rc)
+
+    def _finish(self, state: _NodeState, rc: int | None) -> None:
         for splitter in state.splitters.values():
             rest = splitter.end()
             if rest:
@@ -292,44 +404,70 @@ class Gatherer:
 
     def discard(self, node: str) -> None:
         """Forget ``node`` (one that failed, whose output is not shown)."""
-        state = self._nodes.pop(node, None)
+        state = self._nodes.pop(node, None) or self._take(node)
         if state is not None:
             self.stored_bytes -= len(state.pending)
 
     @property
     def cut(self) -> NodeSet:
         """The nodes whose output passed ``max_output`` and was cut."""
-        return NodeSet.fromlist(self._cut)
+        found = NodeSet.fromlist([n for n in self._cut if isinstance(n, str)])
+        for nodes in self._cut:
+            if not isinstance(nodes, str):
+                found.update(nodes)
+        return found
+
+    def _of(self, node: str) -> _NodeState | None:
+        """The state that holds ``node``'s output, its own or its set's."""
+        state = self._nodes.get(node)
+        if state is None and self._sets:
+            one = NodeSet.fromlist([node])
+            state = next((s for s in self._sets
+                          if s.nodes is not None and s.nodes.issuperset(one)), None)
+        return state
 
     def chunks(self, node: str) -> list[bytes]:
         """What ``node`` printed so far, in blocks (empty for a node that printed nothing)."""
-        state = self._nodes.get(node)
+        state = self._of(node)
         if state is None:
             return []
         blocks = state.element.blocks()
         return [*blocks, bytes(state.pending)] if state.pending else blocks
 
+    def _ended(self) -> Iterator[tuple[_NodeState, list[str], list[NodeSet]]]:
+        """Each ended state with its nodes: names (one node) or a node set."""
+        for node, state in self._nodes.items():
+            if state.ended:
+                yield state, [node], []
+        for state in self._sets:
+            if state.ended and state.nodes:
+                yield state, [], [state.nodes]
+
     def groups(self) -> list[Group]:
         """The nodes that ended with output, grouped by byte-identical output and return
         code, ordered as clush ``-b`` prints them: by return code (None first), larger
         groups first, then by first node."""
-        found: dict[tuple[int, _Element], list[str]] = {}
-        for node, state in self._nodes.items():
-            if state.ended and state.element is not self._root:
+        found: dict[tuple[int, _Element], tuple[int | None, list[str], list[NodeSet]]] = {}
+        for state, names, sets in self._ended():
+            if state.element is not self._root:
                 key = (-1 if state.rc is None else state.rc, state.element)
-                found.setdefault(key, []).append(node)
-        groups = [Group(NodeSet.fromlist(nodes), self._nodes[nodes[0]].rc, element)
-                  for (_, element), nodes in found.items()]
+                _, have, have_sets = found.setdefault(key, (state.rc, [], []))
+                have.extend(names)
+                have_sets.extend(sets)
+        groups = [Group(_union(names, sets), rc, element)
+                  for (_, element), (rc, names, sets) in found.items()]
         groups.sort(key=lambda g: (-1 if g.rc is None else g.rc, -len(g.nodes), g.nodes[0]))
         return groups
 
     def by_rc(self) -> list[tuple[int, NodeSet]]:
         """The nodes that ended with a return code, by return code, lowest first."""
-        found: dict[int, list[str]] = {}
-        for node, state in self._nodes.items():
-            if state.ended and state.rc is not None:
-                found.setdefault(state.rc, []).append(node)
-        return [(rc, NodeSet.fromlist(nodes)) for rc, nodes in sorted(found.items())]
+        found: dict[int, tuple[list[str], list[NodeSet]]] = {}
+        for state, names, sets in self._ended():
+            if state.rc is not None:
+                have, have_sets = found.setdefault(state.rc, ([], []))
+                have.extend(names)
+                have_sets.extend(sets)
+        return [(rc, _union(*found[rc])) for rc in sorted(found)]
 
     def diff_groups(self) -> list[tuple[NodeSet, list[bytes]]]:
         """``--diff``'s input as clush builds it: the groups of each return code, then,

@@ -10,7 +10,6 @@ still returns what finished.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 import posixpath
@@ -20,8 +19,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from shoal.engine.events import Event, Exited, Failed, Handler, Output, Started, Stream
-from shoal.engine.gather import DEFAULT_MAX_OUTPUT, Splitter
+from shoal.engine.capture import Capture
+from shoal.engine.events import Event, Exited, Failed, Handler, Started
+from shoal.engine.gather import DEFAULT_MAX_OUTPUT
 from shoal.engine.results import NodeResult, TaskResult
 from shoal.errors import (
     ConnectError,
@@ -49,7 +49,7 @@ DEFAULT_FANOUT = 64
 RESERVED_FILES = 64
 
 #: What one node does once connected; returns the node's return code.
-Action = Callable[["Connection", "_Capture"], Awaitable[int]]
+Action = Callable[["Connection", Capture], Awaitable[int]]
 
 
 class AsyncTask:
@@ -130,7 +130,7 @@ class AsyncTask:
         """
         limit = self.command_timeout if timeout is None else timeout
 
-        async def action(conn: Connection, capture: _Capture) -> int:
+        async def action(conn: Connection, capture: Capture) -> int:
             return await conn.run(command, stdout=capture.stdout, stderr=capture.stderr,
                                   stdin=stdin, timeout=limit)
 
@@ -161,7 +161,7 @@ class AsyncTask:
             raise UsageError(f"cannot copy {', '.join(missing)}: no such file or directory")
         into = dest is None or len(paths) > 1 or dest.endswith("/")
 
-        async def action(conn: Connection, capture: _Capture) -> int:
+        async def action(conn: Connection, capture: Capture) -> int:
             for path in paths:
                 target = dest if dest is not None else str(path.resolve().parent)
                 rc = await _copying(capture, f"copy to {target}",
@@ -189,7 +189,7 @@ class AsyncTask:
             raise UsageError(f"cannot copy into {folder}: not a directory")
         names = [(source, posixpath.basename(source.rstrip("/")) or "root") for source in sources]
 
-        async def action(conn: Connection, capture: _Capture) -> int:
+        async def action(conn: Connection, capture: Capture) -> int:
             for source, name in names:
                 local = f"{name}.{conn.node}"
                 rc = await _copying(capture, f"copy from {source}", _fetch(
@@ -313,7 +313,7 @@ class AsyncTask:
     async def _one(self, result: NodeResult, action: Action, origin: float) -> None:
         node = result.node
         result.started = time.monotonic() - origin
-        capture = _Capture(node, self._emit, self.keep_output, self.max_output)
+        capture = Capture(node, self._emit, self.keep_output, self.max_output)
         try:
             conn = self._connections.get(node)
             if conn is None:
@@ -340,7 +340,7 @@ class AsyncTask:
             if len(self._connections) > self._keep_room:
                 self._drop(node)
 
-    def _fail(self, result: NodeResult, capture: _Capture, error: HostError,
+    def _fail(self, result: NodeResult, capture: Capture, error: HostError,
               origin: float) -> None:
         """End ``result`` with ``error`` and say so."""
         result.error = error
@@ -365,63 +365,7 @@ class AsyncTask:
                     self.interrupt()
 
 
-class _Capture:
-    """Passes one node's output on as :class:`Output` events of whole lines (or pieces of
-    very long ones), and keeps it, up to ``limit`` bytes, when the task keeps output."""
-
-    __slots__ = ("_emit", "_kept", "_room", "_splitters", "_until_end", "node", "truncated")
-
-    def __init__(self, node: str, emit: Callable[[Event], None],
-                 keep: bool | Literal["until_end"], limit: int | None) -> None:
-        self.node = node
-        self._emit = emit
-        self._kept: dict[Stream, bytearray] | None = (
-            {"stdout": bytearray(), "stderr": bytearray()} if keep else None)
-        self._until_end = keep == "until_end"
-        self._room = limit  # bytes that may still be kept; None: no limit
-        self._splitters: dict[Stream, Splitter] = {"stdout": Splitter(), "stderr": Splitter()}
-        self.truncated = False
-
-    def stdout(self, data: bytes) -> None:
-        self._feed("stdout", data)
-
-    def stderr(self, data: bytes) -> None:
-        self._feed("stderr", data)
-
-    def _feed(self, stream: Stream, data: bytes) -> None:
-        if self._kept is not None:
-            self._keep(stream, data)
-        for segment in self._splitters[stream].feed(data):
-            self._emit(Output(self.node, stream, segment))
-
-    def _keep(self, stream: Stream, data: bytes) -> None:
-        assert self._kept is not None
-        if self._room is not None:
-            if len(data) > self._room:
-                data = data[:self._room]
-                self.truncated = True
-            self._room -= len(data)
-        self._kept[stream] += data
-
-    def flush(self, result: NodeResult) -> NodeResult:
-        """Emit the rest of a last line that lacked its newline, with one, and give the
-        kept output: stored in ``result``, which is returned, or, when output is kept
-        only until the end, in a copy of ``result`` for the node's last event."""
-        for stream, splitter in self._splitters.items():
-            rest = splitter.end()
-            if rest is not None:
-                self._emit(Output(self.node, stream, rest + b"\n"))
-        if self._kept is None:
-            return result
-        shown = dataclasses.replace(result) if self._until_end else result
-        shown.stdout = bytes(self._kept["stdout"])
-        shown.stderr = bytes(self._kept["stderr"])
-        shown.truncated = self.truncated
-        self._kept = None
-        return shown
-
-
-async def _copying(capture: _Capture, what: str, copy: Awaitable[None]) -> int:
+async def _copying(capture: Capture, what: str, copy: Awaitable[None]) -> int:
     """Do one copy for a node: 0, or the return code of a refusal, its reason on stderr."""
     try:
         await copy

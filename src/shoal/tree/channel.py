@@ -12,7 +12,10 @@ docs/tree-protocol.md:
 * a message the decoder refuses is answered with ``ERR`` (``about`` its msgid) and the
   channel goes on, unless the peer's XML itself is broken;
 * ``HBT`` goes out every ``heartbeat`` seconds; no byte from the peer for ``stall``
-  seconds calls :meth:`~Channel.on_stall`, which aborts the channel;
+  seconds since the last one calls :meth:`~Channel.on_stall`, which aborts the channel
+  (before the peer's first byte, while its process starts, ``startup`` seconds if that
+  is longer). Setting :attr:`~Channel.heartbeat` or :attr:`~Channel.stall` takes effect
+  at once (a gateway adopts its ``CFG``'s);
 * :meth:`~Channel.close` sends ``END`` and ``</channel>``; the channel is over when the
   peer's stream ends, and :meth:`~Channel.on_closed` then says how.
 
@@ -23,7 +26,9 @@ once annotations are stripped (``asyncio.ensure_future``, ``get_event_loop``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from shoal import __version__
@@ -47,12 +52,15 @@ if TYPE_CHECKING:
 
         async def drain(self) -> None: ...
 
-__all__ = ["CHUNK", "HEARTBEAT", "STALL", "Channel"]
+__all__ = ["CHUNK", "HEARTBEAT", "STALL", "STARTUP", "Channel"]
 
 #: seconds between two heartbeats, unless told otherwise
 HEARTBEAT = 5.0
 #: seconds of silence from the peer after which it is taken for dead, unless told otherwise
 STALL = 30.0
+#: seconds the peer may take to send its first byte (its process starting), unless told
+#: otherwise or the stall time is longer
+STARTUP = 30.0
 #: bytes read from the peer at a time
 CHUNK = 64 * 1024
 
@@ -64,8 +72,9 @@ class Channel:
 
     ``reader`` gives the peer's bytes (``await reader.read(n)``, ``b""`` at the end),
     ``writer`` takes this side's (``write(data)``, ``await drain()``). ``heartbeat`` and
-    ``stall`` are in seconds, None to turn either off. ``decoder`` reads the peer's stream
-    (a :class:`~shoal.tree.codec.Decoder` with other limits, say).
+    ``stall`` are in seconds, None to turn either off; ``startup`` is the silence allowed
+    before the peer's first byte, when longer than ``stall``. ``decoder`` reads the
+    peer's stream (a :class:`~shoal.tree.codec.Decoder` with other limits, say).
 
     :meth:`recv` is awaited for each message in turn, so it must not block for long
     (start a task instead): while it runs nothing is read, and the peer's heartbeats wait.
@@ -75,14 +84,18 @@ class Channel:
     protocol_version = PROTOCOL_VERSION
     #: the shoal version this side announces in its ``STA``
     shoal_version = __version__
+    #: whether this side's ``STA`` says its process id (a gateway's does)
+    announce_pid = False
 
     def __init__(self, reader: ByteReader, writer: ByteWriter, *,
                  heartbeat: float | None = HEARTBEAT, stall: float | None = STALL,
-                 decoder: Decoder | None = None) -> None:
+                 startup: float = STARTUP, decoder: Decoder | None = None) -> None:
         self.reader = reader
         self.writer = writer
-        self.heartbeat = heartbeat
-        self.stall = stall
+        self._heartbeat = heartbeat
+        self._stall = stall
+        self.startup = startup
+        self._rearmed: asyncio.Future[None] | None = None  # wakes the timer
         self.encoder = Encoder()
         self.decoder = decoder or Decoder()
         #: the peer's ``STA``, once read
@@ -94,10 +107,37 @@ class Channel:
         self._ending = False  # this side sent END
         self._peer_ended = False  # the peer sent END
         self._last_read = 0.0
+        self._heard = False  # a byte came from the peer
         self._handshake: asyncio.Future[None] | None = None
         self._finished: asyncio.Future[None] | None = None
         self._tasks: list[asyncio.Future[Any]] = []
         self._closer: asyncio.Future[None] | None = None
+
+    @property
+    def heartbeat(self) -> float | None:
+        """Seconds between two heartbeats (None: none); a new value holds at once."""
+        return self._heartbeat
+
+    @heartbeat.setter
+    def heartbeat(self, value: float | None) -> None:
+        self._heartbeat = value
+        self._rearm()
+
+    @property
+    def stall(self) -> float | None:
+        """Seconds of silence after which the peer is dead (None: never); a new value
+        holds at once, counted from the peer's last byte."""
+        return self._stall
+
+    @stall.setter
+    def stall(self, value: float | None) -> None:
+        self._stall = value
+        self._rearm()
+
+    def _rearm(self) -> None:
+        """Have the timer look at the heartbeat and stall times again."""
+        if self._rearmed is not None and not self._rearmed.done():
+            self._rearmed.set_result(None)
 
     @property
     def closing(self) -> bool:
@@ -121,10 +161,10 @@ class Channel:
         self._finished = loop.create_future()
         self._last_read = loop.time()
         self.writer.write(self.encoder.header())
-        self.send(STA(protocol=self.protocol_version, shoal=self.shoal_version))
+        self.send(STA(protocol=self.protocol_version, shoal=self.shoal_version,
+                      pid=os.getpid() if self.announce_pid else None))
         self._tasks.append(asyncio.ensure_future(self._read_loop()))
-        if self.heartbeat is not None or self.stall is not None:
-            self._tasks.append(asyncio.ensure_future(self._tick()))
+        self._tasks.append(asyncio.ensure_future(self._tick()))
         await self._handshake
 
     async def recv(self, msg: Message) -> None:
@@ -189,8 +229,14 @@ class Channel:
         await asyncio.shield(self._finished)
 
     async def on_stall(self) -> None:
-        """Called when the peer sent nothing for ``stall`` seconds: aborts the channel."""
-        self.abort(f"no data from the peer for {self.stall:g}s")
+        """Called when the peer sent nothing for ``stall`` seconds (``startup`` before its
+        first byte, if longer): aborts the channel."""
+        self.abort(f"no data from the peer for {self._silence():g}s")
+
+    def _silence(self) -> float:
+        """The silence allowed now: ``stall``, or ``startup`` before the first byte."""
+        assert self.stall is not None
+        return self.stall if self._heard else max(self.stall, self.startup)
 
     async def on_fault(self, error: MessageProcessingError) -> None:
         """Called for each message of the peer refused, once ``ERR`` is sent: logs it."""
@@ -229,6 +275,9 @@ class Channel:
             except OSError as exc:
                 return f"cannot read from the peer: {exc}"
             self._last_read = loop.time()
+            if not self._heard:  # from now on, the stall time holds
+                self._heard = True
+                self._rearm()
             end = not chunk
             while True:  # until the decoder has nothing more for this chunk
                 try:
@@ -304,26 +353,30 @@ class Channel:
         return None
 
     async def _tick(self) -> None:
-        """Send heartbeats and watch for a stalled peer."""
+        """Send heartbeats and watch for a stalled peer; woken early when either time
+        changes."""
         loop = asyncio.get_event_loop()
-        beat = loop.time() + (self.heartbeat or 0.0)
+        sent = loop.time()  # the last heartbeat, or the start
         while not self.done:
             now = loop.time()
             wake = []
             if self.stall is not None:
-                deadline = self._last_read + self.stall
+                deadline = self._last_read + self._silence()
                 if now >= deadline:
                     await self.on_stall()
                     return
                 wake.append(deadline)
             if self.heartbeat is not None and not self._ending:
-                if now >= beat:
+                if now >= sent + self.heartbeat:
                     self.send(HBT())
-                    beat = now + self.heartbeat
-                wake.append(beat)
-            if not wake:
-                return
-            await asyncio.sleep(min(wake) - now)
+                    sent = now
+                wake.append(sent + self.heartbeat)
+            self._rearmed = loop.create_future()
+            if wake:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._rearmed), min(wake) - now)
+            else:
+                await self._rearmed
 
     def _finish(self, reason: str | None) -> None:
         """Make the channel done, once: send ``END`` if due, stop the channel's tasks

@@ -43,7 +43,7 @@ from typing import Any
 from xml.parsers import expat
 
 from shoal.errors import MessageProcessingError, UsageError
-from shoal.tree.messages import MESSAGE_TYPES, Field, Message
+from shoal.tree.messages import MESSAGE_TYPES, STA, Field, Message
 
 __all__ = [
     "FOOTER",
@@ -443,7 +443,7 @@ class Decoder:
             else:
                 draft.values[field.name] = given
         extra = sorted(set(attributes) - known - {"msgid"})
-        if extra:
+        if extra and cls is not STA:  # a later STA may say more: it must still be read
             draft.refuse(f'{cls.TYPE} has no attribute {_clip(extra[0])}')
             return draft
         draft.cls = cls

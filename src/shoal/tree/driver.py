@@ -60,9 +60,11 @@ WRITE_CHUNK = 256 * 1024
 class TreeSettings:
     """How the root runs its gateways; one object shared by every channel of a session.
 
-    :param heartbeat: seconds between heartbeats, both ways.
-    :param stall: seconds of silence after which a gateway is taken for dead (its
-        bootstrap included: ``ssh`` connecting, Python starting).
+    :param heartbeat: seconds between heartbeats, both ways (at most a third of
+        ``stall``: see :attr:`beat`).
+    :param stall: seconds of silence after which a gateway is taken for dead, counted
+        from the last byte it sent; before its first one (``ssh`` connecting, Python
+        starting) it has :data:`~shoal.tree.channel.STARTUP` seconds if that is longer.
     :param gather_delay: seconds a gateway groups output before sending it up.
     :param python: the Python a gateway runs its loader with.
     :param gateway_command: the command that runs a gateway, for installs that have shoal
@@ -78,6 +80,16 @@ class TreeSettings:
     python: str = "python3"
     gateway_command: str | None = None
     gateway_settings: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def beat(self) -> float:
+        """The heartbeat the links use: ``heartbeat``, or a third of ``stall`` when that is
+        shorter, so that a healthy peer is never silent for ``stall`` seconds.
+
+        >>> TreeSettings(heartbeat=5, stall=3).beat
+        1.0
+        """
+        return min(self.heartbeat, self.stall / 3)
 
 
 class GatewayDown(Exception):
@@ -181,7 +193,7 @@ class RootChannel(Channel):
                  config: dict[str, Any], settings: TreeSettings = TreeSettings(),
                  diagnostics: Callable[[str], None] | None = None) -> None:
         assert process.stdin and process.stdout and process.stderr
-        super().__init__(process.stdout, process.stdin, heartbeat=settings.heartbeat,
+        super().__init__(process.stdout, process.stdin, heartbeat=settings.beat,
                          stall=settings.stall)
         self.gateway = gateway
         self.process = process
@@ -222,8 +234,8 @@ class RootChannel(Channel):
     @property
     def pid(self) -> int | None:
         """The gateway's process id on the gateway, as its ``STA`` says (None: not said)."""
-        value = getattr(self.peer, "pid", None)
-        return value if isinstance(value, int) and value > 0 else None
+        value = self.peer.pid if self.peer is not None else None
+        return value if value is not None and value > 0 else None
 
     @property
     def alive(self) -> bool:

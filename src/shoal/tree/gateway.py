@@ -57,6 +57,7 @@ from shoal.tree.workers import (
     Outcome,
     SSHLauncher,
     Stdin,
+    Watchdog,
     copy_command,
     rcopy_command,
 )
@@ -75,9 +76,6 @@ logger = logging.getLogger(__name__)
 
 #: the return code of targets lost with their gateway, or never reached
 RC_LOST = 255
-
-#: seconds between heartbeats before CFG sets them
-_FIRST_HEARTBEAT = 0.1
 
 
 class _Refused(Exception):
@@ -276,7 +274,8 @@ _preserve = (lambda v, w: _typed(v, bool, w), False)
 _ACTIONS: dict[str, dict[str, tuple[Callable[[Any, str], Any], Any]]] = {
     "shell": {"command": (lambda v, w: _typed(v, str, w), _REQUIRED), "timeout": _timeout,
               "stdin": (lambda v, w: _typed(v, bool, w), False),
-              "mode": (_choice("gather", "stream"), "gather"), "fanout": _fanout},
+              "mode": (_choice("gather", "stream"), "gather"), "fanout": _fanout,
+              "merge": (lambda v, w: _typed(v, bool, w), False)},
     "copy": {"dest": (lambda v, w: _typed(v, str, w), _REQUIRED), "preserve": _preserve,
              "timeout": _timeout, "fanout": _fanout},
     "rcopy": {"source": (lambda v, w: _typed(v, str, w), _REQUIRED),
@@ -340,13 +339,13 @@ class Gateway(Channel):
     """The gateway's end of its parent's channel; see the module documentation.
 
     ``reader`` and ``writer`` carry the parent's stream (this process's stdin and
-    stdout in :func:`main`).
+    stdout in :func:`main`). Its ``STA`` says its process id.
     """
 
+    announce_pid = True
+
     def __init__(self, reader: ByteReader, writer: ByteWriter) -> None:
-        # Heartbeats come often until CFG says how often: the channel's timer adopts a new
-        # period only once its current one is over.
-        super().__init__(reader, writer, heartbeat=_FIRST_HEARTBEAT)
+        super().__init__(reader, writer)  # CFG's heartbeat and stall hold from then on
         self.name: str | None = None  #: the name this gateway goes by (from CFG)
         self.settings = Settings()
         self.router: Router | None = None
@@ -356,6 +355,7 @@ class Gateway(Channel):
         self._parts: dict[tuple[str, int], tuple[_Job, _Part]] = {}  # (gateway, its job)
         self._last_job = 0
         self._launcher: Launcher | None = None
+        self._watchdog: Watchdog | None = None  # started with the first own targets
         self._flusher: asyncio.Future[None] | None = None
         self._background: set[asyncio.Future[None]] = set()
         self._over: asyncio.Future[None] | None = None  # set once the channel is over
@@ -444,7 +444,8 @@ class Gateway(Channel):
         payload = _payload(msg.data, msg.action)
         targets = _targets(msg.target)
         mode = {"shell": payload.get("mode"), "copy": "gather", "rcopy": "raw"}[msg.action]
-        outbox = Outbox(msg.job, mode or "gather", max_output=self.settings.max_output)
+        outbox = Outbox(msg.job, mode or "gather", max_output=self.settings.max_output,
+                        merge=bool(payload.get("merge")))
         job = _Job(msg.job, msg.action, payload, outbox, list(targets))
         self.jobs[msg.job] = job
         self._last_job = max(self._last_job, msg.job)
@@ -488,11 +489,13 @@ class Gateway(Channel):
             if job.outbox.urgent:
                 self._flush(job)
 
+        if self._watchdog is None:
+            self._watchdog = Watchdog.start()
         job.local = LocalJob(self._launcher, list(targets), self._command(job),
                              on_output=self._guarded(on_output),
                              on_done=self._guarded(lambda n, o: self._ended(job, n, o)),
                              fanout=fanout, timeout=job.payload["timeout"], stdin=job.stdin,
-                             throttle=self._room)
+                             throttle=self._room, watchdog=self._watchdog)
         job.local.start()
 
     async def _room(self) -> None:
@@ -535,6 +538,8 @@ class Gateway(Channel):
             del self.jobs[job.id]
             if job.stdin is not None:
                 job.stdin.close()  # what still pours it into next-level gateways stops
+            if job.local is not None:  # remote commands it stopped may still be ending
+                self._spawn(job.local.wait())
 
     def _flush(self, job: _Job) -> None:
         for msg in job.outbox.flush():
@@ -732,6 +737,8 @@ class Gateway(Channel):
                              *list(self._background), return_exceptions=True)
         waits = [job.local.wait() for job in list(self.jobs.values()) if job.local is not None]
         await asyncio.gather(*waits)
+        if self._watchdog is not None:
+            self._watchdog.close()
 
 
 def _targets(text: str) -> NodeSet:

@@ -191,11 +191,15 @@ _declare(Message)
 
 
 class STA(Message):
-    """Start of a stream, the first message each way: the sender's versions."""
+    """Start of a stream, the first message each way: the sender's versions, and the
+    sender's process id where it says it (gateways do: diagnostics and tests find a
+    gateway by it). A reader takes attributes of ``STA`` it does not know as absent, so
+    that a later peer is always told apart by its versions."""
 
     TYPE = "STA"
     protocol: int = attr(int)
     shoal: str = attr(str)
+    pid: int | None = attr(int, default=None)
 
 
 class CFG(Message):

@@ -15,6 +15,11 @@ the messages group depends on the job's mode (docs/tree-protocol.md):
   targets that ended.
 * ``raw`` (``rcopy``): each target's bytes as they came, one ``OUT`` per target.
 
+With ``merge`` (clush ``-B``, in ``gather`` and ``stream`` mode) a target's stdout and
+stderr are kept as one stream of whole lines in the order they came: the target's
+messages go out in that order (``OUT``, ``SER``, ``OUT``…), and targets are grouped by
+that whole sequence, so that the root shows them merged as a flat run does.
+
 Messages a child gateway sent up for the job (already grouped there) go through
 :meth:`Outbox.relay` into the same window: an output that several children (or this
 gateway's own targets) sent alike goes up as one message, and so do their ends.
@@ -90,15 +95,24 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
     :param job: the job the messages belong to.
     :param mode: one of :data:`MODES`.
     :param max_output: bytes of output kept per target in ``gather`` mode (None: no limit).
+    :param merge: keep each target's stdout and stderr in one stream, in order (``-B``).
     """
 
-    def __init__(self, job: int, mode: str, *, max_output: int | None = None) -> None:
+    def __init__(self, job: int, mode: str, *, max_output: int | None = None,
+                 merge: bool = False) -> None:
         if mode not in MODES:
             raise ValueError(f"no such mode: {mode!r}")
         self.job = job
         self.mode = mode
+        self.merge = merge and mode != "raw"
+        self.max_output = max_output
         self._gatherers = {stream: Gatherer((stream,), max_output=max_output)
-                           for stream in ("stdout", "stderr")} if mode == "gather" else {}
+                           for stream in ("stdout", "stderr")} if (
+            mode == "gather" and not self.merge) else {}
+        # merge: each target's output in order, as runs of one stream (gather: all of it;
+        # stream: this window's), and how much of it a gather job keeps
+        self._runs: dict[str, list[tuple[str, bytearray]]] = {}
+        self._sizes: dict[str, int] = {}
         self._splitters: dict[tuple[str, str], Splitter] = {}
         # stream and raw: (stream, node) -> what the node sent in this window
         self._window: dict[tuple[str, str], bytearray] = {}
@@ -121,11 +135,15 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
     def empty(self) -> bool:
         """Whether a flush would send nothing."""
         return not (self._window or self._ended or self._rets or self._timeouts
-                    or self._entries)
+                    or self._entries or (self._runs and self.mode == "stream"))
 
     def output(self, node: str, stream: str, data: bytes) -> None:
         """``node`` printed ``data`` on ``stream`` (``"stdout"`` or ``"stderr"``)."""
         if not data:
+            return
+        if self.merge:
+            for segment in self._splitter(stream, node).feed(data):
+                self._run(node, stream, segment)
             return
         if self.mode == "gather":
             self._gatherers[stream].add(node, stream, data)  # type: ignore[arg-type]
@@ -140,6 +158,29 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
                 return
             data = b"".join(segments)
         self._hold(stream, node, data)
+
+    def _splitter(self, stream: str, node: str) -> Splitter:
+        key = (stream, node)
+        splitter = self._splitters.get(key)
+        if splitter is None:
+            splitter = self._splitters[key] = Splitter()
+        return splitter
+
+    def _run(self, node: str, stream: str, data: bytes) -> None:
+        """Merge: ``data`` (whole lines, or a piece) after what ``node`` printed so far."""
+        if self.mode == "gather" and self.max_output is not None:
+            size = self._sizes.get(node, 0)
+            data = data[:max(0, self.max_output - size)]
+            self._sizes[node] = size + len(data)
+            if not data:
+                return
+        runs = self._runs.setdefault(node, [])
+        if runs and runs[-1][0] == stream:
+            runs[-1][1].extend(data)
+        else:
+            runs.append((stream, bytearray(data)))
+        if self.mode == "stream":
+            self._held += len(data)
 
     def _hold(self, stream: str, node: str, data: bytes) -> None:
         self._window.setdefault((stream, node), bytearray()).extend(data)
@@ -158,6 +199,8 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
             else:
                 for gatherer in self._gatherers.values():
                     gatherer.discard(node)
+                self._runs.pop(node, None)
+                self._sizes.pop(node, None)
         if status == "timeout":
             self._timeouts.append(node)
         else:
@@ -170,6 +213,9 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
             held = self._window.pop((stream, node), None)
             if held is not None:
                 self._held -= len(held)
+        for _, run in self._runs.pop(node, []):
+            if self.mode == "stream":
+                self._held -= len(run)
 
     def _close_lines(self, node: str) -> None:
         """Hand on the unfinished last lines of ``node`` (stream mode)."""
@@ -177,7 +223,10 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
             splitter = self._splitters.pop((stream, node), None)
             rest = splitter.end() if splitter is not None else None
             if rest:
-                self._hold(stream, node, rest)
+                if self.merge:
+                    self._run(node, stream, rest)
+                else:
+                    self._hold(stream, node, rest)
 
     def relay(self, msg: Message, names: Iterable[str]) -> None:
         """A message a child gateway sent for this job, ``names`` its nodes: ``OUT`` and
@@ -238,6 +287,12 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
     def _gathered(self) -> None:
         if not self._ended:
             return
+        if self.merge:
+            for node in self._ended:
+                self._sizes.pop(node, None)
+            self._merged(self._ended)
+            self._ended.clear()
+            return
         for stream, gatherer in self._gatherers.items():
             for node in self._ended:
                 gatherer.end(node)
@@ -249,7 +304,23 @@ nodes='n[1-3]', retcode=0, status='ok', data='')]
                 gatherer.discard(node)
         self._ended.clear()
 
+    def _merged(self, names: Iterable[str]) -> None:
+        """Merge: the nodes ``names`` grouped by their runs, each group's runs in order."""
+        groups: dict[tuple[tuple[str, bytes], ...], list[str]] = {}
+        for name in names:
+            runs = tuple((stream, bytes(run)) for stream, run in self._runs.pop(name, []))
+            groups.setdefault(runs, []).append(name)
+        for runs, members in groups.items():
+            text = _folded(members)
+            for stream, data in runs:
+                for piece in _pieces([data]):
+                    self._add(_KINDS[stream], piece, [text], members)
+
     def _batches(self) -> None:
+        if self.merge:
+            self._merged(list(self._runs))
+            self._held = 0
+            return
         groups: dict[tuple[str, bytes], list[str]] = {}
         for (stream, node), held in self._window.items():
             if self.mode == "raw":

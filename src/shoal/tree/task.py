@@ -12,9 +12,11 @@ nodes theirs (:meth:`~shoal.tree.routing.Plan.fanout`).
 Gateways send output grouped: in ``live`` mode the lines of each window as they come
 (expanded into per-node :class:`~shoal.engine.Output` events here, for line mode), else
 each node's whole output once it ended (``-b``, ``-L``, ``--json``), which keeps uplink
-bytes to the distinct outputs. Copies travel as one tar stream per link, made once here
-(:mod:`shoal.tree.transfer`); rcopies come back as one tar stream per node and are read
-here with the same rules as flat copies.
+bytes to the distinct outputs; that output stays grouped here too
+(:class:`~shoal.engine.GroupCapture`): one event per message, whatever its node count,
+and results that share the bytes of identical outputs. Copies travel as one tar stream
+per link, made once here (:mod:`shoal.tree.transfer`); rcopies come back as one tar
+stream per node and are read here with the same rules as flat copies.
 
 Failures never hang an action nor stop it: a gateway that cannot start (refused, no
 Python, garbage on its stdout) has its targets re-routed to a live sibling, or failed
@@ -39,10 +41,11 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from shoal.engine.blocking import Task as _BlockingTask
+from shoal.engine.capture import Capture, GroupCapture
 from shoal.engine.events import Exited, Failed, Handler, Started
-from shoal.engine.gather import DEFAULT_MAX_OUTPUT
+from shoal.engine.gather import DEFAULT_MAX_OUTPUT, Stream
 from shoal.engine.results import NodeResult, TaskResult
-from shoal.engine.task import DEFAULT_FANOUT, AsyncTask, _Capture
+from shoal.engine.task import DEFAULT_FANOUT, AsyncTask
 from shoal.errors import (
     CommandTimeout,
     ConnectError,
@@ -80,14 +83,20 @@ _TAR_CHUNK = 256 * 1024
 
 
 class _NodeRun:
-    """One node's result while the gateways work on it: its events go out as they come."""
+    """One node's result while the gateways work on it: its events go out as they come.
+
+    In line mode its output comes node by node (a :class:`~shoal.engine.Capture` of its
+    own); else it comes grouped, for whole node sets, through the action's
+    :class:`~shoal.engine.GroupCapture`.
+    """
 
     __slots__ = ("capture", "ended", "result", "started", "task")
 
     def __init__(self, task: TreeTask, node: str) -> None:
         self.task = task
         self.result = NodeResult(node)
-        self.capture = _Capture(node, task._emit, task.keep_output, task.max_output)
+        self.capture = (Capture(node, task._emit, task.keep_output, task.max_output)
+                        if task.live else None)
         self.started = False
         self.ended = False
 
@@ -97,21 +106,42 @@ class _NodeRun:
             self.result.started = self.task._clock()
             self.task._emit(Started(self.result.node))
 
-    def exit(self, rc: int) -> None:
+    def output(self, stream: Stream, data: bytes) -> None:
+        """Output of this node alone (line mode; the root's own words in any mode)."""
+        if self.capture is not None:
+            (self.capture.stdout if stream == "stdout" else self.capture.stderr)(data)
+        else:
+            self.task._grouped.output(_one(self.result.node), stream, data)
+
+    def exit(self, rc: int, grouped: bool = False) -> None:
+        """The node ended with ``rc``; ``grouped``: its set's end was told already."""
         if self.ended:
             return
         self.ended = True
         self.result.rc = rc
         self.result.ended = self.task._clock()
-        self.task._emit(Exited(self.result.node, rc, self.capture.flush(self.result)))
+        self.task._emit(Exited(self.result.node, rc, self._flush(grouped), grouped=grouped))
 
-    def fail(self, error: HostError) -> None:
+    def fail(self, error: HostError, closed: bool = False) -> None:
+        """The node failed; ``closed``: its set's output was closed already."""
         if self.ended:
             return
         self.ended = True
         self.result.error = error
         self.result.ended = self.task._clock()
-        self.task._emit(Failed(self.result.node, error, self.capture.flush(self.result)))
+        self.task._emit(Failed(self.result.node, error, self._flush(closed)))
+
+    def _flush(self, closed: bool) -> NodeResult:
+        if self.capture is not None:
+            return self.capture.flush(self.result)
+        grouped = self.task._grouped
+        if not closed:
+            grouped.close(_one(self.result.node))
+        return grouped.flush(self.result.node, self.result)
+
+
+def _one(node: str) -> NodeSet:
+    return NodeSet.fromlist([node], resolver=NO_GROUPS)
 
 
 # -- one step of an action: what a gateway is asked to do -----------------------------------
@@ -169,6 +199,8 @@ class _Job:
         self.timeout = timeout
         self.runs = task._runs
         self.pending = set(nodes)
+        #: the nodes still waited for, or fewer: a superset of what ended one at a time
+        self.open = NodeSet.fromlist(nodes, resolver=NO_GROUPS)
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._spools: dict[str, IO[bytes]] = {}
         self._reading: set[asyncio.Task[None]] = set()
@@ -183,6 +215,14 @@ class _Job:
             self.runs[node].start()
 
     def message(self, msg: OUT | SER | RET | TIM) -> None:
+        if self.task.live:
+            self._each(msg)
+        else:
+            self._grouped(msg)
+        self._check()
+
+    def _each(self, msg: OUT | SER | RET | TIM) -> None:
+        """Line mode: each named node's output goes to its own capture."""
         nodes = [n for n in NodeSet(msg.nodes, resolver=NO_GROUPS) if n in self.pending]
         if isinstance(msg, OUT):
             if self.step.action == "rcopy":
@@ -190,17 +230,65 @@ class _Job:
                     self._spool(node).write(msg.data)
             else:
                 for node in nodes:
-                    self.runs[node].capture.stdout(msg.data)
+                    self.runs[node].output("stdout", msg.data)
         elif isinstance(msg, SER):
             for node in nodes:
-                self.runs[node].capture.stderr(msg.data)
+                self.runs[node].output("stderr", msg.data)
         elif isinstance(msg, TIM):
             for node in nodes:
                 self._fail(node, CommandTimeout(node, self.timeout or 0.0))
         else:
             for node in nodes:
                 self._ended(node, msg)
-        self._check()
+
+    def _grouped(self, msg: OUT | SER | RET | TIM) -> None:
+        """Gathered output: each message once for its node set, whatever its size."""
+        nodes = self._mine(msg.nodes)
+        if not nodes:
+            return
+        if isinstance(msg, OUT) and self.step.action == "rcopy":
+            for node in nodes:
+                self._spool(node).write(msg.data)
+        elif isinstance(msg, (OUT, SER)):
+            self.task._grouped.output(nodes, "stdout" if isinstance(msg, OUT) else "stderr",
+                                      msg.data)
+        elif isinstance(msg, TIM):
+            self._over(nodes)
+            for node in nodes:
+                self._fail(node, CommandTimeout(node, self.timeout or 0.0), closed=True)
+        elif msg.status != "ok":
+            self._over(nodes)
+            for node in nodes:
+                self._ended(node, msg, closed=True)
+        elif self.step.action == "rcopy" and msg.retcode == 0:
+            self.open.difference_update(nodes)  # each node ends once its copy is read
+            for node in nodes:
+                self._ended(node, msg)
+        else:
+            rc = msg.retcode
+            if rc != 0 and self.step.action != "shell":
+                rc = CopyFailed.rc  # tar's 2 is a failed copy: 1, as scp and flat copies say
+            if rc == 0 and not self.final:  # passed this step: on to the next
+                self._over(nodes, closing=False)
+                return
+            self._over(nodes, rc)
+            for node in nodes:
+                self._exit(node, rc, grouped=True)
+
+    def _mine(self, text: str) -> NodeSet:
+        """The nodes of a message (folded ``text``) that this job still waits for."""
+        nodes = NodeSet(text, resolver=NO_GROUPS)
+        if nodes.issubset(self.open):
+            return nodes
+        return NodeSet.fromlist([n for n in nodes if n in self.pending], resolver=NO_GROUPS)
+
+    def _over(self, nodes: NodeSet, rc: int | None = None, closing: bool = True) -> None:
+        """``nodes`` leave the job; their output is over (``closing``): told to the
+        action's grouped output, with their return code when they exited."""
+        self.open.difference_update(nodes)
+        self.pending.difference_update(nodes)
+        if closing:
+            self.task._grouped.close(nodes, rc)
 
     def refused(self, reason: str) -> None:
         for node in list(self.pending):
@@ -216,7 +304,7 @@ class _Job:
 
     # -- ends -----------------------------------------------------------------------------
 
-    def _ended(self, node: str, msg: RET) -> None:
+    def _ended(self, node: str, msg: RET, closed: bool = False) -> None:
         status = msg.status
         if status == "ok":
             if self.step.action == "rcopy" and msg.retcode == 0:
@@ -237,20 +325,20 @@ class _Job:
             error = NodeLost(node, self.gateway, reason)
         else:
             error = InternalError(node, _GatewayFault(f"gateway {self.gateway}: {reason}"))
-        self._fail(node, error)
+        self._fail(node, error, closed)
 
-    def _exit(self, node: str, rc: int) -> None:
+    def _exit(self, node: str, rc: int, grouped: bool = False) -> None:
         self.pending.discard(node)
         self._drop_spool(node)
         if rc != 0 and self.step.action != "shell":
             rc = CopyFailed.rc  # tar's 2 is a failed copy: 1, as scp and flat copies say
         if rc != 0 or self.final:
-            self.runs[node].exit(rc)
+            self.runs[node].exit(rc, grouped)
 
-    def _fail(self, node: str, error: HostError) -> None:
+    def _fail(self, node: str, error: HostError, closed: bool = False) -> None:
         self.pending.discard(node)
         self._drop_spool(node)
-        self.runs[node].fail(error)
+        self.runs[node].fail(error, closed)
 
     def fail_all(self, make: Callable[[str], HostError]) -> None:
         """End every node still pending with ``make(node)``."""
@@ -296,7 +384,7 @@ class _Job:
             finally:
                 tar.close()
         except CopyProblem as exc:
-            run.capture.stderr(f"{exc.reason}\n".encode())
+            run.output("stderr", f"{exc.reason}\n".encode())
             run.exit(CopyFailed.rc)
             return
         finally:
@@ -331,9 +419,16 @@ class TreeTask(AsyncTask):
     the root reaches itself), and:
 
     :param topology: the propagation tree, as seen from this host.
-    :param live: events as output comes (line mode; gateways send each window's lines);
-        False: each node's output once it ended (``-b``, ``-L``, ``--json``), the
-        cheapest on the links. Results are the same either way.
+    :param live: events as output comes (line mode; gateways send each window's lines),
+        node by node; False: each node's output once it ended (``-b``, ``-L``,
+        ``--json``), the cheapest on the links and at the root: it comes as
+        :class:`~shoal.engine.GroupOutput` events, one per distinct output and node set
+        (in place of :class:`~shoal.engine.Output`), and a
+        :class:`~shoal.engine.GroupExited` before the nodes' own ends. Results are the
+        same either way; nodes that printed the same output share its bytes.
+    :param merge: each node's stdout and stderr reach the events in the order the node
+        printed them, line by line, as a flat task's do (clush ``-B``); otherwise a
+        gateway sends a node's stdout, then its stderr.
     :param settings: heartbeats, stall time, grouping delay, the gateways' Python and
         the settings sent to them.
     :param launcher: how gateways start; default: the system ``ssh``.
@@ -349,7 +444,7 @@ class TreeTask(AsyncTask):
                  handlers: Sequence[Handler] = (), keep_connections: bool = True,
                  keep_output: bool | Literal["until_end"] = True,
                  max_output: int | None = DEFAULT_MAX_OUTPUT, live: bool = True,
-                 settings: TreeSettings | None = None,
+                 merge: bool = False, settings: TreeSettings | None = None,
                  launcher: GatewayLauncher | None = None,
                  gateways: GatewayPool | None = None,
                  diagnostics: Callable[[str], None] | None = None) -> None:
@@ -358,6 +453,7 @@ class TreeTask(AsyncTask):
                          keep_output=keep_output, max_output=max_output)
         self.topology = topology
         self.live = live
+        self.merge = merge
         self.settings = settings = settings or TreeSettings()
         self._own_pool = gateways is None
         if gateways is None:
@@ -374,6 +470,7 @@ class TreeTask(AsyncTask):
             raise UsageError("give TreeTask a launcher or a pool of gateways, not both")
         self.gateways = gateways
         self._runs: dict[str, _NodeRun] = {}
+        self._grouped = GroupCapture(self._emit, keep_output, max_output)
         self._jobs: set[_Job] = set()
         self._busy = False
         self._interrupted = False
@@ -387,7 +484,7 @@ class TreeTask(AsyncTask):
     def gateway_config(self, gateway: str) -> dict[str, Any]:
         """The ``CFG`` payload of ``gateway``: its part of the tree and the settings."""
         settings = dict(self.settings.gateway_settings)
-        settings.update(heartbeat=self.settings.heartbeat, stall=self.settings.stall,
+        settings.update(heartbeat=self.settings.beat, stall=self.settings.stall,
                         gather_delay=self.settings.gather_delay, python=self.settings.python,
                         gateway_command=self.settings.gateway_command)
         return {"topology": self.topology.part(gateway).to_dict(), "settings": settings}
@@ -399,9 +496,12 @@ class TreeTask(AsyncTask):
                   nodes: NodeSet | str | None = None) -> TaskResult:
         """Run ``command`` on every node (or on ``nodes``); see :meth:`AsyncTask.run`."""
         limit = self.command_timeout if timeout is None else timeout
-        step = _Step("shell", {"command": command, "timeout": limit,
-                               "stdin": stdin is not None,
-                               "mode": "stream" if self.live else "gather"}, stdin=stdin)
+        payload: dict[str, Any] = {"command": command, "timeout": limit,
+                                   "stdin": stdin is not None,
+                                   "mode": "stream" if self.live else "gather"}
+        if self.merge:
+            payload["merge"] = True
+        step = _Step("shell", payload, stdin=stdin)
         return await self._tree(self._select(nodes), [step], limit, lambda direct: AsyncTask.run(
             self, command, stdin=stdin, timeout=timeout, nodes=direct))
 
@@ -491,6 +591,7 @@ class TreeTask(AsyncTask):
         selection = NodeSet.fromlist(targets, resolver=NO_GROUPS)
         plan = self._router.plan(selection)
         shares = plan.fanout(self.fanout)
+        self._grouped = GroupCapture(self._emit, self.keep_output, self.max_output)
         self._runs = {node: _NodeRun(self, node) for node in selection - plan.direct}
         direct_result: TaskResult | None = None
         try:
@@ -564,7 +665,7 @@ class TreeTask(AsyncTask):
                 for node in going:
                     run = self._runs[node]
                     run.start()
-                    run.capture.stderr(f"{step.problem}\n".encode())
+                    run.output("stderr", f"{step.problem}\n".encode())
                     run.exit(CopyFailed.rc)
                 continue
             down = await self._job(gateway, going, share, step, final, timeout)
@@ -661,13 +762,13 @@ class Task(_BlockingTask):
                  handlers: Sequence[Handler] = (), keep_connections: bool = True,
                  keep_output: bool | Literal["until_end"] = True,
                  max_output: int | None = DEFAULT_MAX_OUTPUT, live: bool = True,
-                 settings: TreeSettings | None = None,
+                 merge: bool = False, settings: TreeSettings | None = None,
                  launcher: GatewayLauncher | None = None,
                  gateways: GatewayPool | None = None,
                  diagnostics: Callable[[str], None] | None = None) -> None:
         self.task = TreeTask(nodes, transport, topology=topology, fanout=fanout,
                              command_timeout=command_timeout, handlers=handlers,
                              keep_connections=keep_connections, keep_output=keep_output,
-                             max_output=max_output, live=live, settings=settings,
+                             max_output=max_output, live=live, merge=merge, settings=settings,
                              launcher=launcher, gateways=gateways, diagnostics=diagnostics)
 

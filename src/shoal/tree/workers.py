@@ -7,12 +7,25 @@ system ``ssh`` (shoal's settings, ``BatchMode=yes``, ``--`` before the node, bui
 
 :class:`LocalJob` runs one command on its targets, at most ``fanout`` at once, each in a
 process group of its own (so an abort kills the command and what it started), with a
-per-target timeout; an ``ssh`` also dies with the gateway, even one killed with SIGKILL
-(Linux's parent-death signal). The job's standard input (:class:`Stdin`) is kept once for all its
+per-target timeout. The job's standard input (:class:`Stdin`) is kept once for all its
 targets: a target that starts late still reads it from the start. Each target ends with
 one :class:`Outcome`: its return code (128 + N for signal N), a timeout, ``unreachable``
 (``ssh`` exit status 255, with the last line ``ssh`` printed as the reason) or
 ``interrupted`` (aborted). Output reaches the caller raw, chunk by chunk.
+
+Stopping a command behind ``ssh`` takes more than ending the local ``ssh``: without a
+terminal, OpenSSH cannot signal the remote command, which runs on while it neither
+reads nor writes. So each remote command first writes, on its stderr, the process id of
+the remote shell sshd started for it (a session leader, whose process group holds the
+command and what it starts); the line is taken out of the stderr before anything else
+sees it. An abort or a timeout then ends that group with a second ``ssh`` (``TERM``,
+``KILL`` after :data:`STOP_GRACE` seconds), as the local process group is killed.
+
+A :class:`Watchdog` outlives the gateway by a moment: a tiny process that, when the
+gateway dies, even by SIGKILL, kills the process groups of the targets still running
+(each inherits one end of the watchdog's pipe, by which it finds them) and ends their
+remote groups too. That costs nothing per target, where Linux's parent-death signal
+would slow every fork (and reach only the target's first process).
 
 Runs on the gateways: Python 3.6 and the standard library once annotations are
 stripped; imports only :mod:`shoal.hosts.sshargv` from shoal.
@@ -22,10 +35,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import resource
+import secrets
 import shlex
 import signal
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 from shoal.hosts.sshargv import ssh_argv
@@ -43,17 +60,23 @@ if TYPE_CHECKING:
 
         def close(self) -> None: ...
 
-__all__ = ["RC_INTERRUPTED", "RC_UNREACHABLE", "Launcher", "LocalJob", "LocalLauncher",
-           "Outcome", "SSHLauncher", "Stdin", "copy_command", "die_with_parent",
-           "rcopy_command"]
+__all__ = ["RC_INTERRUPTED", "RC_UNREACHABLE", "STOP_GRACE", "Launcher", "LocalJob",
+           "LocalLauncher", "Outcome", "SSHLauncher", "Stdin", "Watchdog", "copy_command",
+           "die_with_parent", "rcopy_command"]
 
 #: Return codes reported for targets that did not end by themselves.
 RC_UNREACHABLE = 255
 RC_INTERRUPTED = 130
 
+#: Seconds a remote command has to end after SIGTERM before it gets SIGKILL.
+STOP_GRACE = 2.0
+
 _CHUNK = 65536
 _STDERR_TAIL = 4096  # bytes of a target's stderr kept for its reason
 _SPARE_FILES = 64  # open files kept for the channel, child gateways and the rest
+_LEADER_WAIT = 5.0  # seconds an abort waits for a remote command to say its group
+_LEADER_LINE = 4096  # bytes of stderr read before a remote command's group line, at most
+_STOP_WAIT = 30.0  # seconds the ssh that ends a remote group may take
 
 
 class Outcome:
@@ -84,12 +107,22 @@ class Launcher:
 
     #: the exit status that means "never reached the target" (None: there is none)
     unreachable_rc: int | None = None
-    #: whether each process dies with the gateway, even one killed by SIGKILL (Linux's
-    #: parent-death signal; it costs a slower fork)
-    dies_with_gateway = False
+    #: the start of the line a target's :meth:`tracked` command writes first on its
+    #: stderr, before its remote process group (None: nothing runs elsewhere)
+    mark: bytes | None = None
 
     def argv(self, node: str, command: str) -> list[str]:
         """The program and arguments that run ``command`` on ``node``."""
+        raise NotImplementedError
+
+    def tracked(self, command: str) -> str:
+        """``command`` as a target runs it: for a remote one, first saying on stderr the
+        process group it runs in there (a line that starts with :attr:`mark`)."""
+        return command
+
+    def stop_argv(self, node: str, group: int) -> list[str]:
+        """The program and arguments that end process group ``group`` on ``node``
+        (``TERM``, then ``KILL`` after :data:`STOP_GRACE` seconds)."""
         raise NotImplementedError
 
     def env(self, node: str) -> dict[str, str] | None:
@@ -109,14 +142,35 @@ class SSHLauncher(Launcher):
     """
 
     unreachable_rc = 255
-    dies_with_gateway = True  # no ssh client outlives its gateway
 
     def __init__(self, ssh: str, args: Sequence[str]) -> None:
         self.ssh = ssh
         self.args = list(args)
+        self._mark = "shoal-group-" + secrets.token_hex(8)
+        self.mark = self._mark.encode()
 
     def argv(self, node: str, command: str) -> list[str]:
         return ssh_argv(self.ssh, self.args, node, [command])
+
+    def tracked(self, command: str) -> str:
+        """``command`` after a line on stderr with the pid of the shell sshd runs it in,
+        which leads the session's process group (sshd makes it a session leader). A
+        child ``sh`` prints it, so any login shell (csh too) runs the command as before.
+
+        >>> SSHLauncher("ssh", []).tracked("uptime")  # doctest: +ELLIPSIS
+        'sh -c \\'printf "shoal-group-... %d\\\\n" "$PPID" >&2\\'; uptime'
+        """
+        line = shlex.quote(f'printf "{self._mark} %d\\n" "$PPID" >&2')
+        return f"sh -c {line}; {command}"
+
+    def stop_argv(self, node: str, group: int) -> list[str]:
+        """``ssh NODE sh -c '…'``: ``TERM`` to the group (continued if stopped), then
+        ``KILL`` to what is left after :data:`STOP_GRACE` seconds."""
+        script = ("kill -TERM -{g} 2>/dev/null || exit 0; kill -CONT -{g} 2>/dev/null; i=0; "
+                  "while kill -0 -{g} 2>/dev/null; do "
+                  "if [ $i -ge {n} ]; then kill -KILL -{g} 2>/dev/null; exit 0; fi; "
+                  "sleep 0.1; i=$((i+1)); done").format(g=int(group), n=int(STOP_GRACE * 10))
+        return self.argv(node, "sh -c " + shlex.quote(script))
 
     def unreachable_reason(self, stderr_tail: bytes) -> str:
         """The last line ``ssh`` printed (``ssh: connect to host … refused``)."""
@@ -287,6 +341,168 @@ def _open_files(wanted: int) -> int:
     return soft
 
 
+class _Leader:
+    """Takes a remote command's group line (``MARK PID``) out of its stderr."""
+
+    __slots__ = ("_head", "group", "known", "mark")
+
+    def __init__(self, mark: bytes) -> None:
+        self.mark = mark + b" "
+        self.group: int | None = None  #: the remote process group, once said
+        self.known = asyncio.get_event_loop().create_future()  # set once the line is read
+        self._head: bytearray | None = bytearray()  # stderr before the line; None: past it
+
+    def feed(self, data: bytes) -> bytes:
+        """What of ``data`` goes on as the target's stderr."""
+        head = self._head
+        if head is None:
+            return data
+        head += data
+        passed = bytearray()
+        while True:
+            end = head.find(b"\n")
+            if end < 0:
+                if len(head) > _LEADER_LINE:  # no such line is coming: give up on it
+                    return self._past(passed)
+                return bytes(passed)
+            line = bytes(head[:end])
+            del head[:end + 1]
+            if line.startswith(self.mark) and line[len(self.mark):].isdigit():
+                self.group = int(line[len(self.mark):])
+                return self._past(passed)
+            passed += line + b"\n"  # a login script's words, before the command's line
+
+    def end(self) -> bytes:
+        """The rest: what stderr held when it ended without the line."""
+        return self._past(bytearray())
+
+    def _past(self, passed: bytearray) -> bytes:
+        if self._head is not None:
+            passed += self._head
+            self._head = None
+        if not self.known.done():
+            self.known.set_result(None)
+        return bytes(passed)
+
+
+_WATCHDOG = """
+import json, os, signal, subprocess, sys
+me, pipe = os.getpid(), "pipe:[%d]" % os.fstat(0).st_ino
+remote, rest, bye = {}, b"", False
+while True:
+    chunk = os.read(0, 65536)
+    if not chunk:
+        break
+    lines = (rest + chunk).split(b"\\n")
+    rest = lines.pop()
+    for line in lines:
+        op, _, arg = line.partition(b" ")
+        if op == b"=":
+            group, _, argv = arg.partition(b" ")
+            remote[int(group)] = json.loads(argv.decode())
+        elif op == b"-":
+            remote.pop(int(arg), None)
+        elif op == b"bye":
+            bye = True
+if bye:
+    sys.exit(0)
+groups = set()
+for pid in os.listdir("/proc"):
+    if not pid.isdigit() or int(pid) == me:
+        continue
+    try:
+        for fd in os.listdir("/proc/%s/fd" % pid):
+            if os.readlink("/proc/%s/fd/%s" % (pid, fd)) == pipe:
+                groups.add(os.getpgid(int(pid)))
+                break
+    except OSError:
+        continue
+for group in groups:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except OSError:
+        pass
+stops = []
+for argv in remote.values():
+    try:
+        stops.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    except OSError:
+        pass
+for stop in stops:
+    try:
+        stop.wait(float(sys.argv[1]))
+    except subprocess.TimeoutExpired:
+        stop.kill()
+"""
+
+
+class Watchdog:
+    """A process that ends this one's targets when this one dies, even by SIGKILL.
+
+    It runs ``python -I -S -c …`` in a session of its own (a signal to this process's
+    group spares it), its stdin the read end of a pipe whose only write end this process
+    holds. Every target inherits that read end too (:attr:`fd`, for ``pass_fds``): no
+    step between a target's start and its being watched, nothing written per target.
+    When the pipe ends without :meth:`close` (this process died), the watchdog kills the
+    process group of every process that holds the read end (Linux's ``/proc`` says
+    which), then runs the commands that end the remote groups it was told of
+    (:meth:`remote`). :meth:`start` gives None where no Python can be run: targets are
+    then not watched.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes], fd: int, writer: int) -> None:
+        self.process = process
+        self.fd = fd  #: the pipe's read end, for every target to inherit
+        self._writer: int | None = writer
+
+    @classmethod
+    def start(cls) -> Watchdog | None:
+        """A running watchdog, or None if it cannot start."""
+        if not sys.executable:
+            return None
+        reader, writer = os.pipe()  # neither inheritable: targets get the reader by name
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _WATCHDOG, str(_STOP_WAIT)], stdin=reader,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError:
+            os.close(reader)
+            os.close(writer)
+            return None
+        return cls(process, reader, writer)
+
+    def _say(self, line: bytes) -> None:
+        if self._writer is None:
+            return
+        try:
+            os.write(self._writer, line)
+        except OSError:  # it died: nothing more to tell it
+            self._end()
+
+    def remote(self, group: int, argv: Sequence[str]) -> None:
+        """Run ``argv`` (it ends the remote side of target group ``group``) if this
+        process dies while the target runs."""
+        self._say(b"= %d %s\n" % (group, json.dumps(list(argv)).encode()))
+
+    def forget(self, group: int) -> None:
+        """Target group ``group`` is over: its remote side needs no ending."""
+        self._say(b"- %d\n" % group)
+
+    def close(self) -> None:
+        """End the watchdog, every target over: it exits and kills nothing."""
+        self._say(b"bye\n")
+        self._end()
+
+    def _end(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._writer)
+            self._writer = None
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+
+
 class LocalJob:
     """One command run on targets this gateway reaches itself.
 
@@ -300,15 +516,19 @@ class LocalJob:
     :param stdin: the job's input, or None for an empty one.
     :param throttle: awaited after each chunk of output handed on: the reading waits
         while it does (the way out is full).
+    :param watchdog: ends the targets should this process die (each inherits its
+        :attr:`Watchdog.fd`).
     """
 
     def __init__(self, launcher: Launcher, nodes: Iterable[str], command: str, *,
                  on_output: Callable[[str, str, bytes], None],
                  on_done: Callable[[str, Outcome], None], fanout: int = 64,
                  timeout: float | None = None, stdin: Stdin | None = None,
-                 throttle: Callable[[], Awaitable[None]] | None = None) -> None:
+                 throttle: Callable[[], Awaitable[None]] | None = None,
+                 watchdog: Watchdog | None = None) -> None:
         self.launcher = launcher
         self.throttle = throttle
+        self.watchdog = watchdog
         self.nodes = list(nodes)
         self.command = command
         self.on_output = on_output
@@ -318,9 +538,12 @@ class LocalJob:
         self.stdin = stdin
         self._pending = list(reversed(self.nodes))  # popped from the end: first node first
         self._running: dict[str, asyncio.subprocess.Process] = {}
+        self._leaders: dict[str, _Leader] = {}
         self._aborted: set[str] = set()
         self._done: set[str] = set()
+        self._stopped: set[str] = set()
         self._tasks: set[asyncio.Future[None]] = set()
+        self._stops: set[asyncio.Future[None]] = set()
         self._finished: asyncio.Future[None] | None = None
 
     @property
@@ -338,9 +561,12 @@ class LocalJob:
         self._check_finished()
 
     async def wait(self) -> None:
-        """Wait until every target has its outcome."""
+        """Wait until every target has its outcome, and the remote commands stopped have
+        been ended."""
         assert self._finished is not None, "start() first"
         await asyncio.shield(self._finished)
+        while self._stops:
+            await asyncio.gather(*list(self._stops))
 
     def abort(self, nodes: Iterable[str] | None = None) -> None:
         """Stop ``nodes`` (None: every target): running ones are killed, the others
@@ -351,7 +577,7 @@ class LocalJob:
         for node in chosen:
             proc = self._running.get(node)
             if proc is not None:
-                _kill_group(proc)
+                self._stop(node, proc)
         keep = []
         for node in self._pending:
             if node in chosen:
@@ -403,41 +629,57 @@ class LocalJob:
         stdin = self.stdin
         pipe = asyncio.subprocess.PIPE
         key = stdin.attach() if stdin is not None else None
+        launcher = self.launcher
         try:
             proc = await asyncio.create_subprocess_exec(
-                *self.launcher.argv(node, self.command),
+                *launcher.argv(node, launcher.tracked(self.command)),
                 stdin=pipe if stdin is not None else asyncio.subprocess.DEVNULL,
-                stdout=pipe, stderr=pipe, env=self.launcher.env(node),
-                start_new_session=True,
-                preexec_fn=die_with_parent if self.launcher.dies_with_gateway else None)
+                stdout=pipe, stderr=pipe, env=launcher.env(node), start_new_session=True,
+                pass_fds=(self.watchdog.fd,) if self.watchdog is not None else ())
         except BaseException:
             if stdin is not None and key is not None:
                 stdin.detach(key)
             raise
+        leader = _Leader(launcher.mark) if launcher.mark is not None else None
+        if leader is not None:
+            self._leaders[node] = leader
         self._running[node] = proc
         tail = bytearray()
         assert proc.stdout is not None and proc.stderr is not None
 
         def on_stderr(data: bytes) -> None:
+            if leader is not None and leader.group is None:
+                data = leader.feed(data)
+                if leader.group is not None and self.watchdog is not None:
+                    self.watchdog.remote(proc.pid, launcher.stop_argv(node, leader.group))
+                if not data:
+                    return
             tail.extend(data[-_STDERR_TAIL:])
             del tail[:-_STDERR_TAIL]
             self.on_output(node, "stderr", data)
 
+        async def stderr() -> None:
+            assert proc.stderr is not None
+            await _pump(proc.stderr, on_stderr, self.throttle)
+            rest = leader.end() if leader is not None else b""
+            if rest:
+                on_stderr(rest)
+
         work = [asyncio.ensure_future(_pump(proc.stdout, lambda d: self.on_output(
                     node, "stdout", d), self.throttle)),
-                asyncio.ensure_future(_pump(proc.stderr, on_stderr, self.throttle))]
+                asyncio.ensure_future(stderr())]
         if stdin is not None and key is not None:
             assert proc.stdin is not None
             work.append(asyncio.ensure_future(stdin.pour(key, proc.stdin)))
         timed_out = False
         try:
             if node in self._aborted:  # aborted while it was starting
-                _kill_group(proc)
+                self._stop(node, proc)
             try:
                 await asyncio.wait_for(asyncio.shield(proc.wait()), self.timeout)
             except asyncio.TimeoutError:
                 timed_out = True
-                _kill_group(proc)
+                self._stop(node, proc)
                 await proc.wait()
             await asyncio.gather(*work[:2])
         finally:
@@ -445,7 +687,10 @@ class LocalJob:
             for task in work:
                 task.cancel()
             if proc.returncode is None:
-                _kill_group(proc)
+                self._stop(node, proc)
+            known = self._leaders.pop(node, None) if node not in self._stopped else None
+            if known is not None and self.watchdog is not None:
+                self.watchdog.forget(proc.pid)
         if timed_out:
             return Outcome(RC_INTERRUPTED, "timeout", "timed out")
         rc = proc.returncode
@@ -455,6 +700,53 @@ class LocalJob:
         if rc == self.launcher.unreachable_rc:
             return Outcome(rc, "unreachable", self.launcher.unreachable_reason(bytes(tail)))
         return Outcome(rc)
+
+    def _stop(self, node: str, proc: asyncio.subprocess.Process) -> None:
+        """End ``node``'s command: its local process group, and the remote one behind
+        ``ssh`` (in the background: :meth:`wait` waits for it)."""
+        leader = self._leaders.get(node)
+        if leader is None:
+            _kill_group(proc)
+            return
+        if node in self._stopped:
+            return
+        self._stopped.add(node)
+        stop = asyncio.ensure_future(self._stop_remote(node, proc, leader))
+        self._stops.add(stop)
+        stop.add_done_callback(self._stops.discard)
+
+    async def _stop_remote(self, node: str, proc: asyncio.subprocess.Process,
+                           leader: _Leader) -> None:
+        """Learn the remote group (a command that just started may not have said it yet),
+        kill the local ``ssh``, then end the remote group with another ``ssh``."""
+        try:
+            if leader.group is None and proc.returncode is None:
+                exited = asyncio.ensure_future(proc.wait())
+                await asyncio.wait([leader.known, exited], timeout=_LEADER_WAIT,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                exited.cancel()
+            _kill_group(proc)
+            if leader.group is not None:
+                await _run_quietly(self.launcher.stop_argv(node, leader.group), _STOP_WAIT)
+        finally:
+            self._leaders.pop(node, None)
+            if self.watchdog is not None:
+                self.watchdog.forget(proc.pid)
+
+
+async def _run_quietly(argv: list[str], limit: float) -> None:
+    """Run ``argv`` with no input or output, killed if it takes over ``limit`` seconds."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        return
+    try:
+        await asyncio.wait_for(proc.wait(), limit)
+    except asyncio.TimeoutError:
+        _kill_group(proc)
+        await proc.wait()
 
 
 async def _pump(pipe: asyncio.StreamReader, sink: Callable[[bytes], None],
