@@ -46,13 +46,12 @@ import json
 import os
 import pstats
 import re
-import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +72,7 @@ from fanout_bench import (
     probe_fabric,
     raise_nofile,
     run_process,
+    scratch_dir,
     sshd_limits,
     version_of,
     write_section,
@@ -721,19 +721,6 @@ def check_tools(clients: Sequence[str]) -> None:
         sys.exit("deploy_bench: missing " + ", ".join(missing))
 
 
-@contextlib.contextmanager
-def scratch_dir(keep: Callable[[], bool]) -> Iterator[Path]:
-    """A directory for the runs' files, removed at the end unless ``keep()`` says not to."""
-    path = Path(tempfile.mkdtemp(prefix="shoal-deploy-bench-"))
-    try:
-        yield path
-    finally:
-        if keep():
-            print(f"the output of the failed runs is kept in {path}", file=sys.stderr)
-        else:
-            shutil.rmtree(path, ignore_errors=True)
-
-
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -751,7 +738,7 @@ def main() -> None:
     started, load_start = time.strftime("%Y-%m-%d %H:%M"), load_average()
     benches: list[Bench] = []
     with testbed.running(nodes=args.hosts, gateways=0) as bed, \
-            scratch_dir(lambda: any(b.failures for b in benches)) as scratch:
+            scratch_dir(lambda: any(b.failures for b in benches), "shoal-deploy-bench-") as scratch:
         target = Target(ssh_config=str(bed.ssh_config), host=bed.host, port=bed.port,
                         user=bed.user, identity=str(bed.identity),
                         known_hosts=str(bed.known_hosts))

@@ -1065,9 +1065,14 @@ def check_tools(clients: Sequence[str]) -> None:
 
 
 @contextlib.contextmanager
-def scratch_dir(keep: Callable[[], bool]) -> Iterator[Path]:
-    """A directory for the runs' files, removed at the end unless ``keep()`` says not to."""
-    path = Path(tempfile.mkdtemp(prefix="shoal-fanout-"))
+def scratch_dir(keep: Callable[[], bool], prefix: str = "shoal-fanout-",
+                mode: int = 0o700) -> Iterator[Path]:
+    """A directory for the runs' files, removed at the end unless ``keep()`` says not to.
+
+    ``mode`` 0o755 lets the testbed's user read it (a tree's gateways read its files).
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(mode)
     try:
         yield path
     finally:

@@ -51,14 +51,12 @@ import json
 import os
 import pstats
 import resource
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +76,7 @@ from fanout_bench import (
     probe_kex,
     raise_nofile,
     run_process,
+    scratch_dir,
     version_of,
     write_section,
 )
@@ -819,20 +818,6 @@ def check_tools() -> None:
         sys.exit("tree_bench: missing " + ", ".join(missing))
 
 
-@contextlib.contextmanager
-def scratch_dir(keep: Callable[[], bool]) -> Iterator[Path]:
-    """A folder the testbed user can read (its gateways read the topology and config)."""
-    path = Path(tempfile.mkdtemp(prefix="shoal-tree-bench-"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        if keep():
-            print(f"the output of the failed runs is kept in {path}", file=sys.stderr)
-        else:
-            shutil.rmtree(path, ignore_errors=True)
-
-
 def show(row: Row) -> None:
     if row.good:
         extra = f"  uplink {row.uplink:,} B" if row.uplink is not None else ""
@@ -885,7 +870,8 @@ def main() -> None:
     benches: list[Bench] = []
     gateways = max(args.gateways, args.rss_gateways)
     with testbed.running(nodes=max(args.nodes), gateways=gateways) as bed, \
-            scratch_dir(lambda: any(b.failures for b in benches)) as scratch:
+            scratch_dir(lambda: any(b.failures for b in benches), "shoal-tree-bench-",
+                        0o755) as scratch:
         files = client_files(scratch / "client", [Route("node* gw*", bed)])
         target = Target(ssh_config=str(bed.ssh_config), host=bed.host, port=bed.port,
                         user=bed.user, identity=str(bed.identity),
