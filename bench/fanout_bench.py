@@ -995,11 +995,12 @@ def table(rows: Sequence[Row]) -> list[str]:
     return lines
 
 
-def write_section(section: str) -> None:
-    """Replace (or add) the Fan-out section of bench/RESULTS.md, keeping the others."""
+def write_section(section: str, title: str = SECTION_TITLE) -> None:
+    """Replace (or add) the section ``title`` (Fan-out) of bench/RESULTS.md, keeping the
+    others."""
     path = HERE / "RESULTS.md"
     text = path.read_text() if path.exists() else "# Benchmark results\n"
-    start = text.find(SECTION_TITLE)
+    start = text.find(title)
     if start >= 0:
         end = text.find("\n## ", start + 1)
         rest = text[end + 1:] if end >= 0 else ""

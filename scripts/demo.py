@@ -60,9 +60,27 @@ def main() -> None:
     step("Count with set operations", SHOAL, "nodeset", "-c", "node[1-50]", "-x", "node[10-19]")
     step("Bad input: one line naming the expression and the column, exit status 2",
          *run, "-w", "node[1-", "true", expect_rc=2)
+    tree(bed)
     deploy(bed)
     print(f"\n{BOLD}The testbed is still up:{RESET} try `ssh -F {config} node42 uptime`;"
           f" stop it with `{BIN}/shoal testbed down`.")
+
+
+def tree(bed: object) -> None:
+    """A propagation tree: the root reaches the nodes through gateways gw1 and gw2."""
+    from shoal.testbed.clients import Route, client_files
+
+    # The gateways log in as the testbed's user and ssh on from there: they need client
+    # files of their own (keys readable by that user); the root uses the same config.
+    folder = Path(tempfile.mkdtemp(prefix="shoal-demo-tree-"))
+    folder.chmod(0o755)
+    config = str(client_files(folder, [Route("node* gw*", bed)]).ssh_config)  # type: ignore[arg-type]
+    step("A propagation tree: the root talks to 2 gateways, each runs its share of the"
+         " nodes", SHOAL, "topology", "show", "--gateways", "gw[1-2]", "-w", "node[1-50]")
+    step("The same run through the tree: the gateways need only python3 (shoal's code"
+         " travels over ssh, checked by SHA-256) and send identical output up once",
+         SHOAL, "run", "-F", config, "--gateways", "gw[1-2]", "-w", "node[1-50]", "-b",
+         "echo hello from $(uname -s) as $(id -un)")
 
 
 def deploy(bed: object) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,16 @@ from pathlib import Path
 import pytest
 
 from shoal import testbed as tb
+
+
+@pytest.fixture(autouse=True)
+def _sys_path_restored() -> Iterator[None]:
+    """Undo what a test added to ``sys.path``: a deployment script loaded in-process puts
+    its folder first, as ``python script.py`` does, and a script named ``tree.py`` there
+    would shadow the test package ``tree`` for every later test."""
+    saved = list(sys.path)
+    yield
+    sys.path[:] = saved
 
 #: fixtures of propagation trees on the testbed (``treebed``)
 pytest_plugins = ["support.treebed"]

@@ -431,6 +431,15 @@ def test_o_option_for_openssh_alone_works_there(testbed: Testbed) -> None:
     assert (got.status, got.out, got.err) == (0, b"node1: ok\n", b"")
 
 
+def test_a_relative_ssh_config_path_works_for_openssh(testbed: Testbed, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # ssh reads a relative Include under ~/.ssh: the path must reach it absolute.
+    config_with(testbed, tmp_path / "cfg")
+    monkeypatch.chdir(tmp_path)
+    got = run(Path("cfg"), "--transport", "openssh", "-w", "node1", "echo ok")
+    assert (got.status, got.out, got.err) == (0, b"node1: ok\n", b"")
+
+
 def test_connect_timeout_of_the_ssh_config_applies_without_t(testbed: Testbed, tmp_path: Path,
                                                              silent_port: int) -> None:
     config = config_with(testbed, tmp_path / "cfg",

@@ -90,7 +90,7 @@ def test_a_failed_action_exits_1_and_names_each_failed_host(script: Path) -> Non
     for slug in ("web1", "web2"):
         assert (f"Site.Web[{slug}]: {slug}: command exited with status 1: "
                 f"echo failing on {slug} && false") in lines
-        assert f"failing on {slug}" in lines  # the command's output, on stderr too
+        assert f"{slug}: failing on {slug}" in lines  # its output, on stderr, labelled
     outcome = shoal("deploy", str(script), "--non-interactive", "--on-failure", "skip",
                     "--run", "Web.fail")
     assert outcome.status == 0
@@ -119,7 +119,7 @@ def test_a_failed_action_exits_1_and_names_each_failed_host(script: Path) -> Non
                  "(isolations: web1, web2)", id="unknown-isolation"),
     pytest.param(["--root", "Nothing", "--run", "hello"], "--root 'Nothing' is not a Node "
                  "class of the script (its node classes: Template, Site)", id="bad-root"),
-    pytest.param([], "the interactive shell is not available yet", id="no-run"),
+    pytest.param([], "the deployment shell needs a terminal", id="no-run-no-terminal"),
 ])
 def test_bad_input_is_one_line_and_exit_2(script: Path, args: list[str], message: str) -> None:
     outcome = shoal("deploy", str(script), *args)
@@ -210,8 +210,8 @@ def test_client_start_reads_python_deployers_command_line(script: Path, tmp_path
     done = run("run", "--path", "Status", "boom")
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == "Status.boom: custom failure"
-    for bad, message in [(["run"], "run.py: the interactive shell is not available yet"),
-                         (["telnet-server"], "run.py: 'telnet-server' is not available yet"),
+    for bad, message in [(["run"], "the deployment shell needs a terminal"),
+                         (["scp"], "run.py: the SCP shell is not available in shoal"),
                          (["run", "--bogus"], "run.py: unrecognized arguments: --bogus"),
                          (["run", "nope"], "action path 'nope': Site has no child or action")]:
         done = run(*bad)

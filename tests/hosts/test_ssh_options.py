@@ -394,7 +394,8 @@ def test_paths_may_be_str_or_path_one_or_many() -> None:
         pytest.param("-o Port = 2222", None, id="o-spaced-equals"),
         pytest.param("-p 2222 -i ~/k -F cfg", {"port": 2222,
                                               "identities": (Path("~/k").expanduser(),),
-                                              "ssh_config": (Path("cfg"),)}, id="p-i-F"),
+                                              "ssh_config": (Path("cfg").absolute(),)},
+                     id="p-i-F"),  # absolute: ssh reads a relative Include under ~/.ssh
     ],
 )
 def test_from_ssh_options(text: str, expected: dict[str, object] | None) -> None:

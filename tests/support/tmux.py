@@ -55,7 +55,7 @@ class Tmux:
 
     def keys(self, pane: str, *keys: str, literal: bool = False) -> None:
         """Type ``keys`` (tmux key names such as ``Enter``, ``C-c``, ``Tab``, or text)."""
-        self.tmux("send-keys", "-t", pane, *(["-l"] if literal else []), *keys)
+        self.tmux("send-keys", "-t", pane, *(["-l"] if literal else []), "--", *keys)
 
     def type(self, pane: str, text: str) -> None:
         """Type ``text`` literally, then Enter."""
@@ -76,6 +76,19 @@ class Tmux:
             if time.monotonic() > end:
                 raise AssertionError(f"{text!r} not on screen after {deadline} s:\n{screen}")
             time.sleep(0.05)  # polling the screen: tmux has no "text appeared" event
+
+    def wait_prompt(self, pane: str, prompt: str, *, deadline: float = DEADLINE) -> str:
+        """Wait until the pane's last line is ``prompt`` and nothing after it (a program
+        waits for input there); returns the screen. Keys typed before that are echoed by
+        the terminal itself, as in any shell, and garble the screen."""
+        end = time.monotonic() + deadline
+        while True:
+            screen = self.screen(pane)
+            if screen.splitlines() and screen.splitlines()[-1].rstrip() == prompt.rstrip():
+                return screen
+            if time.monotonic() > end:
+                raise AssertionError(f"no {prompt!r} prompt after {deadline} s:\n{screen}")
+            time.sleep(0.05)  # polling, as wait_for
 
     def exited(self, pane: str) -> int | None:
         """The pane program's exit status, or None while it runs."""

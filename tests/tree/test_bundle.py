@@ -8,7 +8,9 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -169,3 +171,23 @@ def test_transform_keeps_runtime_code_and_drops_typing() -> None:
 
 def test_current_is_none_outside_a_gateway() -> None:
     assert current() is None
+
+
+def _bundle_in_new_process(cache: Path) -> str:
+    code = "from shoal.tree.bundle import build_bundle; print(build_bundle().sha256)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "XDG_CACHE_HOME": str(cache)}, check=True)
+    return done.stdout.strip()
+
+
+def test_the_gateway_bundle_is_kept_in_a_private_cache_folder(tmp_path: Path) -> None:
+    first = _bundle_in_new_process(tmp_path)
+    (kept,) = (tmp_path / "shoal").glob("gateway-bundle-*.json")
+    assert (tmp_path / "shoal").stat().st_mode & 0o777 == 0o700
+    assert _bundle_in_new_process(tmp_path) == first == build_bundle().sha256
+    # What is kept is what is sent: a changed copy would be sent as it is, so a folder
+    # others may write is never used.
+    kept.write_text('{"data": "", "left_out": []}')
+    assert _bundle_in_new_process(tmp_path) != first  # the kept (empty) bundle was used
+    (tmp_path / "shoal").chmod(0o777)
+    assert _bundle_in_new_process(tmp_path) == first  # an open folder is ignored

@@ -15,14 +15,23 @@ It reads python-deployer's command line::
 ``run ... ACTION PARAMETER...`` runs that action of the node at ``--path`` (dotted child
 names) with the parameters as strings, prints its result and exits 0, or 1 if it failed;
 it needs no terminal (python-deployer needed one, and printed nothing). ``run`` and
-``run -s`` are the same: isolations always run concurrently in one process. The
-interactive shell, the socket server and client, the telnet server and the SCP shell are
-not there yet; asking for one is an error (exit 2).
+``run -s`` are the same: isolations always run concurrently in one process.
+
+``run`` without an ACTION opens the interactive shell on this terminal; ``listen``
+serves it on a private Unix socket (``--socket NAME``; the first free number by
+default), ``connect --socket NAME`` and ``run --socket NAME`` attach to one,
+``list-sessions`` lists them, ``telnet-server [--port PORT]`` serves it over telnet on
+127.0.0.1 behind a one-time token (python-deployer listened on every interface and asked
+for nothing). These live in :mod:`shoal.shell`, a layer above this one, looked up by name
+when asked for (as the command line looks up its subcommands), so that a script that
+only runs actions never loads the shell. The SCP shell is not there; asking for it is an
+error (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -36,7 +45,9 @@ from shoal.errors import UsageError
 
 __all__ = ["start"]
 
-_LATER = ("listen", "connect", "telnet-server", "list-sessions", "scp")
+#: the commands of the shell layer, and where they are (see the module docstring)
+_SHELL_COMMANDS = ("listen", "connect", "telnet-server", "list-sessions")
+_SHELL_ENTRY = ("shoal.shell.entry", "client_command")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,21 +61,30 @@ def _parser(prog: str) -> _Parser:
     parser = _Parser(prog=prog, description="Run an action of this deployment tree.")
     parser.add_argument("--version", action="store_true", help="show version information")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
-    run = commands.add_parser("run", help="run an action (the shell comes later)")
+    run = commands.add_parser("run", help="run an action, or open the shell")
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("-s", "--single-threaded", action="store_true",
                       help="accepted; isolations always run concurrently in one process")
-    mode.add_argument("--socket", metavar="SOCKET", help="not available yet")
+    mode.add_argument("--socket", metavar="SOCKET", help="attach to the shell served there")
     run.add_argument("--path", metavar="PATH", help="the node, as dotted child names")
     run.add_argument("--non-interactive", action="store_true",
                      help="never ask: take defaults, abort on a failed command")
     run.add_argument("--log", metavar="LOGFILE", help="write debug logging to this file")
-    run.add_argument("--scp", action="store_true", help="not available yet")
+    run.add_argument("--scp", action="store_true", help="not available in shoal")
     run.add_argument("action", nargs="?", metavar="ACTION")
     run.add_argument("parameters", nargs="*", metavar="PARAMETER")
-    for name in _LATER:
-        later = commands.add_parser(name, help="not available yet")
-        later.add_argument("rest", nargs=argparse.REMAINDER)
+    listen = commands.add_parser("listen", help="serve the shell on a Unix socket")
+    listen.add_argument("--socket", metavar="SOCKET", help="its name or path")
+    connect = commands.add_parser("connect", help="attach to a shell on a Unix socket")
+    connect.add_argument("--socket", metavar="SOCKET", required=True, help="its name or path")
+    telnet = commands.add_parser("telnet-server", help="serve the shell over telnet")
+    telnet.add_argument("--port", type=int, default=2023, help="on 127.0.0.1 (2023)")
+    for serving in (listen, telnet):
+        serving.add_argument("--log", metavar="LOGFILE", help="write debug logging here")
+        serving.add_argument("--non-interactive", action="store_true",
+                             help="never ask: take defaults, abort on a failed command")
+    commands.add_parser("list-sessions", help="list the shells served on Unix sockets")
+    commands.add_parser("scp", help="not available in shoal")
     return parser
 
 
@@ -98,18 +118,17 @@ def _main(root_node: type[Node] | Node, prog: str, argv: list[str],
         print(f"shoal {__version__} (python-deployer's command line); "
               f"root node {kind.__module__}.{kind.__qualname__}")
         return 0
-    if options.command in _LATER:
-        raise UsageError(f"{prog}: '{options.command}' is not available yet in shoal")
+    if options.command == "scp" or getattr(options, "scp", False):
+        raise UsageError(f"{prog}: the SCP shell is not available in shoal")
     if options.command is None:
         raise UsageError(f"{prog}: give a command: run [--path PATH] ACTION [PARAMETER...] "
                          f"(see {prog} --help)")
-    if options.socket or options.scp:
-        raise UsageError(f"{prog}: --socket and --scp are not available yet in shoal")
-    if options.action is None:
-        raise UsageError(f"{prog}: the interactive shell is not available yet: "
-                         "name an ACTION to run")
-    if options.log:
+    if getattr(options, "log", None):
         logging.basicConfig(filename=options.log, level=logging.DEBUG)
+    if options.command in _SHELL_COMMANDS or options.action is None or options.socket:
+        module, attribute = _SHELL_ENTRY
+        command = getattr(importlib.import_module(module), attribute)
+        return int(command(root, prog, options))
     env = make_env(root, interactive=not options.non_interactive and sys.stdin.isatty(),
                    extra_loggers=extra_loggers)
     path = f"{options.path}.{options.action}" if options.path else options.action

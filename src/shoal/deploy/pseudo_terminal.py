@@ -47,6 +47,8 @@ class Pty:
         #: Called (from any thread) when the terminal's size changes; hosts set it while a
         #: command runs in a remote terminal.
         self.set_ssh_channel_size: Callable[[], None] | None = None
+        #: Whether a command has the terminal (one at a time; the others run without).
+        self.terminal_in_use = False
 
     @property
     def stdin(self) -> IO[str]:
@@ -60,8 +62,12 @@ class Pty:
         assert self._stdout is not None, "no stdout: give one"
         return self._stdout
 
-    def is_terminal(self) -> bool:
-        """Whether keystrokes can be forwarded: interactive, with a real terminal as stdin."""
+    def is_terminal(self, shell: bool = False) -> bool:
+        """Whether keystrokes can be forwarded: interactive, with a real terminal as stdin.
+
+        ``shell`` is True when an interactive login asks (``start_interactive_shell``),
+        False for a command's ``interactive=True``: a shell may grant one and not the other.
+        """
         return self.interactive and self._stdin is not None and _is_tty(self._stdin)
 
     def get_size(self) -> tuple[int, int]:
@@ -115,6 +121,25 @@ class Pty:
         """Show output of a command that runs in a remote terminal, exactly as it came."""
         self.stdout.write(text)
         self.stdout.flush()
+
+
+class LabelledPty(Pty):
+    """A :class:`Pty` that labels each output line with its host, as ``shoal run`` does.
+
+    What ``shoal deploy --run`` and ``start()`` use: the hosts of an array speak at
+    once, and bare lines (python-deployer's way) would not say whose they are.
+
+    >>> import io
+    >>> pty = LabelledPty(stdout=io.StringIO())
+    >>> pty.write_line("web1", "ready")
+    >>> pty.write_line("web2", "disk full", "stderr")
+    >>> print(pty.stdout.getvalue(), end="")
+    web1: ready
+    web2: [stderr] disk full
+    """
+
+    def write_line(self, host: str, line: str, stream: str = "stdout") -> None:
+        super().write_line(host, f"{host}: {'[stderr] ' if stream == 'stderr' else ''}{line}")
 
 
 class DummyPty(Pty):

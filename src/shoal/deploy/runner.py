@@ -30,7 +30,7 @@ from shoal.deploy.inspection import Inspector
 from shoal.deploy.loggers import DefaultLogger, LoggerInterface
 from shoal.deploy.node.base import Node, get_node_path
 from shoal.deploy.node.env import Env, EnvAction, FailurePolicy, ParallelActionResult
-from shoal.deploy.pseudo_terminal import Pty
+from shoal.deploy.pseudo_terminal import LabelledPty, Pty
 from shoal.errors import UsageError
 
 __all__ = ["check_arguments", "failure_lines", "make_env", "resolve", "result_lines", "run_once",
@@ -46,7 +46,8 @@ def make_env(root: Node, *, pty: Pty | None = None, logger: LoggerInterface | No
     """An Env on ``root`` for one run from outside.
 
     :param pty: the terminal; by default this process's stdin, and stderr for command
-        output and questions, so that stdout carries only results.
+        output (each line labelled with its host) and questions, so that stdout carries
+        only results.
     :param logger: where commands are logged; by default a DefaultLogger on ``log_to``
         (stderr when None), so stdout carries only results.
     :param interactive: whether questions are asked; by default when stdin is a terminal.
@@ -55,8 +56,8 @@ def make_env(root: Node, *, pty: Pty | None = None, logger: LoggerInterface | No
     if pty is None:
         if interactive is None:
             interactive = sys.stdin.isatty()
-        pty = Pty(stdin=sys.stdin, stdout=sys.stderr, interactive=interactive,
-                  term_var=os.environ.get("TERM", ""))
+        pty = LabelledPty(stdin=sys.stdin, stdout=sys.stderr, interactive=interactive,
+                          term_var=os.environ.get("TERM", ""))
     elif interactive is not None:
         pty.interactive = interactive
     if logger is None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import os
 import re
 import shlex
 from collections.abc import Callable, Sequence
@@ -56,7 +57,9 @@ PathLike = str | Path
 
 
 def _path(value: PathLike) -> Path:
-    return Path(value).expanduser()
+    """``value`` with ``~`` expanded, made absolute: ssh resolves a relative ``Include``
+    under ``~/.ssh``, and a gateway runs in another folder."""
+    return Path(os.path.abspath(Path(value).expanduser()))
 
 
 def _paths(value: PathLike | Sequence[PathLike]) -> tuple[Path, ...]:

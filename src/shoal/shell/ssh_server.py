@@ -17,6 +17,7 @@ from prompt_toolkit.contrib.ssh import PromptToolkitSSHServer, PromptToolkitSSHS
 from prompt_toolkit.data_structures import Size
 
 from shoal.errors import ConfigError
+from shoal.shell.history import state_dir
 from shoal.shell.listen import Listen
 
 __all__ = ["default_host_key_path", "load_host_key", "serve_ssh"]
@@ -26,8 +27,7 @@ Interact = Callable[[PromptToolkitSSHSession], Coroutine[Any, Any, None]]
 
 def default_host_key_path() -> Path:
     """``$XDG_STATE_HOME/shoal/shell_host_key`` (``~/.local/state`` by default)."""
-    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(state) / "shoal" / "shell_host_key"
+    return state_dir() / "shell_host_key"
 
 
 def load_host_key(path: Path) -> asyncssh.SSHKey:

@@ -341,16 +341,17 @@ class Host(abc.ABC):
                 raise
         finally:
             if terminal is not None:
-                self.pty.set_ssh_channel_size = None
+                self.pty.terminal_in_use = False
         return status, exchange.finish()
 
-    def _terminal(self) -> Terminal | None:
+    def _terminal(self, shell: bool = False) -> Terminal | None:
         """The remote terminal to give a command: one like the pty's when the pty is a real
         terminal that no other command is using at the moment (it is taken until
-        :meth:`_converse` ends: the others run without)."""
-        if not self.pty.is_terminal() or self.pty.set_ssh_channel_size is not None:
+        :meth:`_converse` ends: the others run without). ``shell``: for an interactive
+        login, which the deployment shell hands its terminal to (and commands not)."""
+        if self.pty.terminal_in_use or not self.pty.is_terminal(shell=shell):
             return None
-        self.pty.set_ssh_channel_size = _taken
+        self.pty.terminal_in_use = True
         rows, columns = self.pty.get_size()
         return Terminal(self.pty.get_term_var() or os.environ.get("TERM", "xterm"), columns,
                         rows)
@@ -382,7 +383,7 @@ class Host(abc.ABC):
         try:
             yield
         finally:
-            self.pty.set_ssh_channel_size = _taken
+            self.pty.set_ssh_channel_size = None
             loop.remove_reader(fd)
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
@@ -406,7 +407,7 @@ class Host(abc.ABC):
             self.pty.write_line(self.slug, "Interactive shell is not available in sandbox mode.")
             return None
         line = f"exec {command}" if command else 'exec "${SHELL:-/bin/sh}" -l'
-        terminal = self._terminal()
+        terminal = self._terminal(shell=True)
         with self.logger.log_run(self, command=command, sandboxing=sandbox, interactive=True,
                                  shell=True) as entry:
             exchange = Exchange(self.slug, self.pty, entry, terminal=terminal is not None,
@@ -726,10 +727,6 @@ class Host(abc.ABC):
         """See :meth:`get_file_async`."""
         wait(self.get_file_async(remote_path, local_path, use_sudo, sandbox),
              "Host.get_file_async")
-
-
-def _taken() -> None:
-    """What a pty's ``set_ssh_channel_size`` is while a command is about to use it."""
 
 
 #: Run under sudo as ``sh -c SCRIPT sh PATH`` with the content on stdin: written beside
