@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,7 +24,7 @@ def chunked(data: bytes, size: int) -> list[bytes]:
 
 def units(segments: list[bytes]) -> list[bytes]:
     """Segments as lines (with their newline) and pieces: what must not depend on chunks."""
-    found = []
+    found: list[bytes] = []
     for segment in segments:
         if segment.endswith(b"\n"):
             found.extend(line + b"\n" for line in segment[:-1].split(b"\n"))
@@ -273,7 +275,7 @@ def test_a_node_set_is_stored_once_whatever_its_size() -> None:
 # -- LineRows ---------------------------------------------------------------------------------
 
 
-def shown(rows: list[list[tuple[object, bytes]]]) -> list[list[tuple[str, bytes]]]:
+def shown(rows: Sequence[Sequence[tuple[object, bytes]]]) -> list[list[tuple[str, bytes]]]:
     return [[(str(nodes), line) for nodes, line in row] for row in rows]
 
 

@@ -367,3 +367,26 @@ def test_a_root_that_stops_reading_holds_the_targets_back_not_the_gateways_memor
             "n1": size, "n2": size}
         assert sorted(path.name for path in tmp_path.iterdir()) == ["n1", "n2"]
         assert _peak_rss_mib(peer.proc.pid) < 100  # 80 MiB went through
+
+
+def test_an_open_job_takes_more_targets_until_the_last_ones(peer: GatewayPeer) -> None:
+    peer.open(LOCAL)
+    peer.send(_shell(1, "n[1-2]", "echo $SHOAL_NODE", open=True, fanout=1))
+    assert isinstance(peer.expect(ACK), ACK)
+    first = ends(peer.job(1, "n[1-2]"))  # they end; the job stays open
+    more = peer.send(CTL(job=1, action="more", target="n[3-4]", data={"last": False}))
+    assert peer.expect(ACK).ack == more
+    twice = peer.send(CTL(job=1, action="more", target="n4,n5", data={"last": False}))
+    assert peer.expect(ERR).about == twice  # n4 was given already: nothing done
+    last = peer.send(CTL(job=1, action="more", target="n5", data={"last": True}))
+    assert peer.expect(ACK).ack == last
+    rest = peer.job(1, "n[3-5]")
+    assert {**first, **ends(rest)} == {f"n{i}": (0, "ok", "") for i in range(1, 6)}
+    assert outputs(rest) == {f"n{i}": f"n{i}\n".encode() for i in range(3, 6)}
+    closed = peer.send(CTL(job=1, action="more", target="n6", data={"last": True}))
+    assert peer.expect(ACK).ack == closed  # a job that is over: nothing to act on
+    peer.send(_shell(2, "n1", "true"))
+    refused = peer.send(CTL(job=2, action="more", target="n2", data={"last": True}))
+    error = next(m for m in iter(peer.next, None) if isinstance(m, ERR))
+    assert error.about == refused and error.reason == "job 2 takes no more targets"
+    assert peer.close() == 0

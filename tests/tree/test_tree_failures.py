@@ -159,6 +159,41 @@ def test_a_gateway_that_dies_or_stalls_mid_run_leaves_its_nodes_lost_never_run_t
     assert again.ok  # gw1 started afresh
 
 
+def test_targets_a_dead_gateway_never_got_go_to_its_sibling_and_none_runs_twice(
+        treebed: TreeBed, blocked: tuple[Path, Gate, Signal, str]) -> None:
+    # -f 2: each gateway runs one command at a time and is sent two; gw1's three others
+    # (of node[1-5]) are still at the root when it dies
+    folder, gate, started, command = blocked
+    lost: set[str] = set()
+    two_lost = asyncio.Event()
+
+    def on(event: object) -> None:
+        if isinstance(event, Failed):
+            lost.add(event.node)
+            if len(lost) == 2:
+                two_lost.set()
+
+    task = treebed.tree(NODES, one_level(SHARED), fanout=2, diagnostics=[].append,
+                        handlers=[on], settings=_local(treebed))
+
+    async def scenario() -> TaskResult:
+        async with task:
+            running = asyncio.ensure_future(task.run(command))
+            assert await asyncio.to_thread(started.wait, 2, DEADLINE)  # node1 and node6
+            kill(_pids(task)["gw1"], signal.SIGKILL)
+            await asyncio.wait_for(two_lost.wait(), DEADLINE)
+            # node1 ran on gw1: its watchdog ends it before the gate opens
+            assert await asyncio.to_thread(wait_gone, [read_pids(folder, "pid")["node1"]]) == []
+            gate.open()
+            return await asyncio.wait_for(running, DEADLINE)
+
+    result = asyncio.run(asyncio.wait_for(scenario(), 3 * DEADLINE))
+    assert str(result.nodes("lost")) == "node[1-2]"  # sent to gw1: they may have run
+    assert str(result.nodes("ok")) == "node[3-10]"
+    ran = (folder / "ran").read_text().split()
+    assert sorted(ran) == sorted(f"node{i}" for i in range(3, 11))  # each once
+
+
 def test_a_short_stall_keeps_healthy_gateways_and_finds_a_stopped_one_in_time(
         treebed: TreeBed, blocked: tuple[Path, Gate, Signal, str]) -> None:
     # stall 2 s with the heartbeat left at 5 s: the links beat at a third of the stall

@@ -256,6 +256,9 @@ class Gatherer:
         self._root = _Element(b"", None)
         self._nodes: dict[str, _NodeState] = {}
         self._sets: list[_NodeState] = []  # states of node sets, disjoint from _nodes
+        self._covered = NodeSet()  # every node a set state was made for (or more)
+        # ended set states by (rc, element, cut): a set that ends alike joins the one there
+        self._alike: dict[tuple[int | None, _Element, bool], _NodeState] = {}
         self._cut: list[str | NodeSet] = []
         self.stored_bytes = 0  #: bytes held: the distinct blocks and the blocks being filled
 
@@ -298,6 +301,11 @@ class Gatherer:
         set state together), each with its node's name if it is a single node's."""
         found: list[tuple[_NodeState, str | None]] = []
         rest = nodes.copy()
+        if not self._nodes and (not self._sets or rest.isdisjoint(self._covered)):
+            self._covered.update(rest)  # nodes never seen: one new state, nothing to split
+            state = _NodeState(self._root, rest)
+            self._sets.append(state)
+            return [(state, None)]
         for state in list(self._sets):
             assert state.nodes is not None
             common = state.nodes.intersection(rest)
@@ -314,6 +322,7 @@ class Gatherer:
                 found.extend((self._nodes[name], name) for name in names)
                 rest.difference_update(NodeSet.fromlist(names))
         if rest:
+            self._covered.update(rest)
             state = _NodeState(self._root, rest)
             self._sets.append(state)
             found.append((state, None))
@@ -401,6 +410,22 @@ class Gatherer:
             state.pending.clear()
         state.rc = rc
         state.ended = True
+        if state.nodes is not None:
+            self._join(state)
+
+    def _join(self, state: _NodeState) -> None:
+        """An ended set state joins one that ended alike, so that the set states stay as
+        few as the distinct outputs (each gateway's window brings a new node set)."""
+        key = (state.rc, state.element, state.cut)
+        alike = self._alike.get(key)
+        if alike is None or alike is state or not alike.nodes or not alike.ended or \
+                alike.rc != state.rc or alike.element is not state.element or \
+                alike.cut != state.cut or alike.pending or alike not in self._sets:
+            self._alike[key] = state
+            return
+        assert state.nodes is not None
+        alike.nodes.update(state.nodes)
+        self._sets.remove(state)
 
     def discard(self, node: str) -> None:
         """Forget ``node`` (one that failed, whose output is not shown)."""

@@ -29,7 +29,7 @@ import signal
 import sys
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from shoal.errors import MessageProcessingError
@@ -152,8 +152,9 @@ class LocalGatewayLauncher(GatewayLauncher):
 class JobSink(Protocol):
     """What hears about one job on a channel."""
 
-    def acked(self) -> None:
-        """The gateway took the job on (its ``CTL`` was acknowledged)."""
+    def acked(self, target: str) -> None:
+        """The gateway took ``target`` (folded) of the job on: its first ``CTL``, or a
+        ``more``, was acknowledged."""
 
     def message(self, msg: OUT | SER | RET | TIM) -> None:
         """Output, an end or a timeout of some of the job's targets."""
@@ -169,7 +170,8 @@ class JobSink(Protocol):
 class _Job:
     sink: JobSink
     msgid: int  # of the CTL that started it
-    target: str  # its targets, folded
+    target: str  # its first targets, folded
+    more: dict[int, str] = field(default_factory=dict)  # msgid -> targets, of its CTL more
 
 
 # -- the channel ----------------------------------------------------------------------------
@@ -293,11 +295,22 @@ class RootChannel(Channel):
         if job in self._jobs and not self.done:
             self.send(CTL(job=job, action="eof", target=self._target(job)))
 
+    def more(self, job: int, target: NodeSet, last: bool) -> bool:
+        """Give an open job (``open`` in its payload) more targets; ``last``: no more after
+        these. The sink hears :meth:`JobSink.acked` for them once the gateway has them.
+        False: the channel is over, nothing was sent."""
+        if job not in self._jobs or self.done or self.closing:
+            return False
+        text = str(target)
+        msgid = self.send(CTL(job=job, action="more", target=text, data={"last": last}))
+        self._jobs[job].more[msgid] = text
+        return True
+
     def abort_job(self, job: int, target: NodeSet | None = None) -> None:
-        """Ask the gateway to stop the job on ``target`` (all of it by default)."""
+        """Ask the gateway to stop the job on ``target`` (by default all of it, and all
+        an open job could still be given)."""
         if job in self._jobs and not self.done:
-            self.send(CTL(job=job, action="abort",
-                          target=self._target(job) if target is None else str(target)))
+            self.send(CTL(job=job, action="abort", target="" if target is None else str(target)))
 
     def release(self, job: int) -> None:
         """Forget a job that ended: later messages about it are ignored."""
@@ -331,7 +344,11 @@ class RootChannel(Channel):
             return
         for job in self._jobs.values():
             if job.msgid == msgid:
-                job.sink.acked()
+                job.sink.acked(job.target)
+                return
+            text = job.more.pop(msgid, None)
+            if text is not None:
+                job.sink.acked(text)
                 return
 
     def _error(self, msg: ERR) -> None:
@@ -342,7 +359,7 @@ class RootChannel(Channel):
             self.abort(f"refused its configuration: {msg.reason}")
             return
         for number, job in list(self._jobs.items()):
-            if job.msgid == msg.about:
+            if job.msgid == msg.about or msg.about in job.more:
                 self._jobs.pop(number)
                 job.sink.refused(msg.reason)
                 return

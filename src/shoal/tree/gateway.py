@@ -275,7 +275,8 @@ _ACTIONS: dict[str, dict[str, tuple[Callable[[Any, str], Any], Any]]] = {
     "shell": {"command": (lambda v, w: _typed(v, str, w), _REQUIRED), "timeout": _timeout,
               "stdin": (lambda v, w: _typed(v, bool, w), False),
               "mode": (_choice("gather", "stream"), "gather"), "fanout": _fanout,
-              "merge": (lambda v, w: _typed(v, bool, w), False)},
+              "merge": (lambda v, w: _typed(v, bool, w), False),
+              "open": (lambda v, w: _typed(v, bool, w), False)},
     "copy": {"dest": (lambda v, w: _typed(v, str, w), _REQUIRED), "preserve": _preserve,
              "timeout": _timeout, "fanout": _fanout},
     "rcopy": {"source": (lambda v, w: _typed(v, str, w), _REQUIRED),
@@ -294,6 +295,8 @@ class _Job:
         self.payload = payload
         self.outbox = outbox
         self.pending = set(names)  # targets without their RET or TIM yet
+        self.targets = set(names)  # every target it was given
+        self.open = bool(payload.get("open"))  # more targets may come (CTL more)
         self.aborted: set[str] = set()
         self.stdin: Stdin | None = None
         self.local: LocalJob | None = None
@@ -418,7 +421,7 @@ class Gateway(Channel):
             self._start_job(msg)
             return
         job = self.jobs.get(msg.job)
-        if msg.action not in ("write", "eof", "abort"):
+        if msg.action not in ("write", "eof", "abort", "more"):
             raise _Refused(f"no such action: {msg.action}")
         if job is None:
             if 0 < msg.job <= self._last_job:
@@ -432,6 +435,8 @@ class Gateway(Channel):
         elif msg.action == "eof":
             if job.stdin is not None:
                 job.stdin.close()
+        elif msg.action == "more":
+            self._more(job, msg)
         else:
             self._abort(job, msg.target)
 
@@ -446,9 +451,18 @@ class Gateway(Channel):
         mode = {"shell": payload.get("mode"), "copy": "gather", "rcopy": "raw"}[msg.action]
         outbox = Outbox(msg.job, mode or "gather", max_output=self.settings.max_output,
                         merge=bool(payload.get("merge")))
+        if payload.get("open") and payload.get("stdin"):
+            raise _Refused("shell: a job with stdin takes all its targets at once")
         job = _Job(msg.job, msg.action, payload, outbox, list(targets))
         self.jobs[msg.job] = job
         self._last_job = max(self._last_job, msg.job)
+        self._route(job, targets, first=True)
+        # after the ACK: a job that is over at once (every target unreachable) ends then
+        asyncio.get_event_loop().call_soon(self._started, job)
+
+    def _route(self, job: _Job, targets: NodeSet, first: bool) -> None:
+        """Start ``targets`` of ``job``: here, through next-level gateways, or none."""
+        payload = job.payload
         if self.router is not None:
             plan = self.router.plan(targets)
             direct, parts, unreachable = plan.direct, plan.parts, plan.unreachable
@@ -457,7 +471,7 @@ class Gateway(Channel):
         else:
             direct, parts, unreachable = targets, {}, NodeSet(resolver=NO_GROUPS)
             own, shares = payload["fanout"], {}
-        if msg.action == "copy" or payload.get("stdin"):
+        if first and (job.action == "copy" or payload.get("stdin")):
             job.stdin = Stdin(waiting=len(direct) + len(parts))
         for name in unreachable:
             self._ended(job, name, Outcome(RC_LOST, "unreachable",
@@ -465,9 +479,29 @@ class Gateway(Channel):
         for gateway, part in parts.items():
             self._give(job, gateway, part, shares.get(gateway, 1))
         if direct:
-            self._run_here(job, direct, own)
-        # after the ACK: a job that is over at once (every target unreachable) ends then
-        asyncio.get_event_loop().call_soon(self._started, job)
+            if job.local is None:
+                self._run_here(job, direct, own)
+            else:
+                job.local.add(direct)
+
+    def _more(self, job: _Job, msg: CTL) -> None:
+        """More targets for an open job; ``last``: no more after these."""
+        if not job.open:
+            raise _Refused(f"job {job.id} takes no more targets")
+        data = msg.data
+        if not isinstance(data, dict) or set(data) - {"last"} or \
+                not isinstance(data.get("last", False), bool):
+            raise _Refused('more takes an object with "last" (true or false)')
+        targets = _targets(msg.target) if msg.target else NodeSet(resolver=NO_GROUPS)
+        names = set(targets)
+        if names & job.targets:
+            raise _Refused(f"job {job.id} has {_fold(names & job.targets)} already")
+        job.targets |= names
+        job.pending |= names
+        if data.get("last", False):
+            job.open = False
+        self._route(job, targets, first=False)
+        self._check_done(job)
 
     def _started(self, job: _Job) -> None:
         job.starting = False
@@ -533,7 +567,8 @@ class Gateway(Channel):
 
     def _check_done(self, job: _Job) -> None:
         """Flush a job whose every target is over, at once, and forget it."""
-        if not job.pending and not job.starting and self.jobs.get(job.id) is job:
+        if (not job.pending and not job.starting and not job.open
+                and self.jobs.get(job.id) is job):
             self._flush(job)
             del self.jobs[job.id]
             if job.stdin is not None:
@@ -557,6 +592,8 @@ class Gateway(Channel):
                 return
 
     def _abort(self, job: _Job, target: str) -> None:
+        if not target:  # all of the job, and all it could still be given
+            job.open = False
         chosen = set(_targets(target)) & job.pending if target else set(job.pending)
         job.aborted |= chosen
         if job.local is not None:
@@ -566,6 +603,7 @@ class Gateway(Channel):
             hop = self.hops.get(part.gateway)
             if names and hop is not None:
                 hop.submit(CTL(job=part.job, action="abort", target=_fold(names), data={}))
+        self._check_done(job)  # a job closed with nothing left under way ends now
 
     # next-level gateways
 

@@ -191,16 +191,23 @@ class _Job:
     turns the gateway's messages into the nodes' events."""
 
     def __init__(self, task: TreeTask, gateway: str, nodes: list[str], step: _Step,
-                 final: bool, timeout: float | None) -> None:
+                 final: bool, timeout: float | None, window: int | None = None) -> None:
         self.task = task
         self.gateway = gateway
         self.step = step
         self.final = final
         self.timeout = timeout
         self.runs = task._runs
-        self.pending = set(nodes)
+        #: targets sent at most, ended or not (None: all at once)
+        self.window = window if window is not None else len(nodes)
+        self.first = nodes[:self.window]  #: the targets of the job's CTL
+        self.queued = nodes[self.window:]  #: targets not sent yet: they may go elsewhere
+        self.pending = set(self.first)  #: targets sent, not ended
         #: the nodes still waited for, or fewer: a superset of what ended one at a time
-        self.open = NodeSet.fromlist(nodes, resolver=NO_GROUPS)
+        self.waiting = NodeSet.fromlist(self.first, resolver=NO_GROUPS)
+        #: targets never sent, and why, once the channel ended: for a sibling to take
+        self.leftover: list[str] = []
+        self.reason = ""
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._spools: dict[str, IO[bytes]] = {}
         self._reading: set[asyncio.Task[None]] = set()
@@ -210,15 +217,39 @@ class _Job:
 
     # -- JobSink --------------------------------------------------------------------------
 
-    def acked(self) -> None:
-        for node in self.pending:
-            self.runs[node].start()
+    def acked(self, target: str) -> None:
+        for node in NodeSet(target, resolver=NO_GROUPS):
+            if node in self.pending:
+                self.runs[node].start()
 
     def message(self, msg: OUT | SER | RET | TIM) -> None:
         if self.task.live:
             self._each(msg)
         else:
             self._grouped(msg)
+        if self.queued and isinstance(msg, (RET, TIM)):
+            self._refill()
+        self._check()
+
+    def _refill(self) -> None:
+        """Send queued targets as the ones sent end, ``window`` under way at most (in
+        batches of a quarter of it at least, or what is left)."""
+        room = self.window - len(self.pending)
+        if self.channel is None or self.task._interrupted or \
+                room < min(len(self.queued), max(1, self.window // 4)):
+            return
+        batch = self.queued[:room]
+        if self.channel.more(self.number, NodeSet.fromlist(batch, resolver=NO_GROUPS),
+                             last=len(batch) == len(self.queued)):
+            del self.queued[:room]
+            self.pending.update(batch)
+            self.waiting.update(NodeSet.fromlist(batch, resolver=NO_GROUPS))
+
+    def interrupted(self) -> None:
+        """The action is interrupted: targets not sent yet end so."""
+        queued, self.queued = self.queued, []
+        for node in queued:
+            self.runs[node].fail(Interrupted(node))
         self._check()
 
     def _each(self, msg: OUT | SER | RET | TIM) -> None:
@@ -261,7 +292,7 @@ class _Job:
             for node in nodes:
                 self._ended(node, msg, closed=True)
         elif self.step.action == "rcopy" and msg.retcode == 0:
-            self.open.difference_update(nodes)  # each node ends once its copy is read
+            self.waiting.difference_update(nodes)  # each node ends once its copy is read
             for node in nodes:
                 self._ended(node, msg)
         else:
@@ -278,19 +309,21 @@ class _Job:
     def _mine(self, text: str) -> NodeSet:
         """The nodes of a message (folded ``text``) that this job still waits for."""
         nodes = NodeSet(text, resolver=NO_GROUPS)
-        if nodes.issubset(self.open):
+        if nodes.issubset(self.waiting):
             return nodes
         return NodeSet.fromlist([n for n in nodes if n in self.pending], resolver=NO_GROUPS)
 
     def _over(self, nodes: NodeSet, rc: int | None = None, closing: bool = True) -> None:
         """``nodes`` leave the job; their output is over (``closing``): told to the
         action's grouped output, with their return code when they exited."""
-        self.open.difference_update(nodes)
+        self.waiting.difference_update(nodes)
         self.pending.difference_update(nodes)
         if closing:
             self.task._grouped.close(nodes, rc)
 
     def refused(self, reason: str) -> None:
+        self.pending.update(self.queued)
+        self.queued = []
         for node in list(self.pending):
             self._fail(node, InternalError(node, _GatewayFault(
                 f"gateway {self.gateway} refused the job: {reason}")))
@@ -298,6 +331,7 @@ class _Job:
 
     def lost(self, reason: str) -> None:
         self.task._router_dead(self.gateway)
+        self.leftover, self.queued, self.reason = self.queued, [], reason
         for node in list(self.pending):
             self._fail(node, NodeLost(node, self.gateway, reason))
         self._check()
@@ -347,7 +381,8 @@ class _Job:
         self._check()
 
     def _check(self) -> None:
-        if not self.pending and not self._reading and not self.done.done():
+        if not self.pending and not self.queued and not self._reading and \
+                not self.done.done():
             self.done.set_result(None)
 
     # -- rcopy ----------------------------------------------------------------------------
@@ -553,6 +588,7 @@ class TreeTask(AsyncTask):
             return
         self._interrupted = True
         for job in list(self._jobs):
+            job.interrupted()
             if job.channel is not None and job.channel.alive:
                 job.channel.abort_job(job.number)
 
@@ -703,12 +739,19 @@ class TreeTask(AsyncTask):
             for node in nodes:
                 self._runs[node].fail(Interrupted(node))
             return None
-        job = _Job(self, gateway, nodes, step, final, timeout)
+        # a command without stdin goes out a window at a time: twice the gateway's share
+        # (one running, one waiting there), the rest as they end, so that targets a
+        # gateway that dies never got go to a sibling
+        window = 2 * share if step.action == "shell" and step.stdin is None else None
+        job = _Job(self, gateway, nodes, step, final, timeout, window)
         payload = dict(step.payload)
         if step.action == "shell":
             payload["fanout"] = share
+        if job.queued:
+            payload["open"] = True
         try:
-            job.number = channel.submit(step.action, NodeSet.fromlist(nodes, resolver=NO_GROUPS),
+            job.number = channel.submit(step.action,
+                                        NodeSet.fromlist(job.first, resolver=NO_GROUPS),
                                         payload, job)
         except GatewayDown as exc:
             return exc.reason
@@ -720,6 +763,8 @@ class TreeTask(AsyncTask):
         finally:
             self._jobs.discard(job)
             channel.release(job.number)
+        if job.leftover:  # the gateway died: what it never got goes elsewhere
+            await self._reroute(gateway, job.leftover, share, [step], timeout, job.reason)
         return None
 
     async def _feed(self, channel: RootChannel, job: _Job, step: _Step) -> None:

@@ -560,6 +560,17 @@ class LocalJob:
         self._fill()
         self._check_finished()
 
+    def add(self, nodes: Iterable[str]) -> None:
+        """More targets, started after those given so far (none given twice)."""
+        known = set(self.nodes)
+        more = [node for node in nodes if node not in known]
+        self.nodes.extend(more)
+        self._pending[:0] = reversed(more)  # popped from the end: after the others
+        if self._finished is not None and self._finished.done():
+            self._finished = asyncio.get_event_loop().create_future()
+        self._fill()
+        self._check_finished()
+
     async def wait(self) -> None:
         """Wait until every target has its outcome, and the remote commands stopped have
         been ended."""
