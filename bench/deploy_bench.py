@@ -65,6 +65,7 @@ from fanout_bench import (
     aliases,
     base_env,
     become_subreaper,
+    clients_of,
     last_line,
     machine,
     machine_busy,
@@ -680,13 +681,7 @@ def section(args: argparse.Namespace, rows: Sequence[Row], about: dict[str, dict
 # -- main -------------------------------------------------------------------------------
 
 
-def client_list(text: str) -> list[str]:
-    names = [v for v in text.split(",") if v]
-    unknown = set(names) - set(CLIENTS)
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown clients {sorted(unknown)}; "
-                                         f"choose from {','.join(CLIENTS)}")
-    return [c for c in CLIENTS if c in names]
+client_list = clients_of(CLIENTS)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -1017,13 +1017,20 @@ def int_list(text: str) -> list[int]:
     return [int(v) for v in text.split(",") if v]
 
 
-def client_list(text: str) -> list[str]:
-    names = [v for v in text.split(",") if v]
-    unknown = set(names) - set(CLIENTS)
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown clients {sorted(unknown)}; "
-                                         f"choose from {','.join(CLIENTS)}")
-    return [c for c in CLIENTS if c in names]
+def clients_of(known: Sequence[str]) -> Callable[[str], list[str]]:
+    """An argparse type for a comma-separated choice among ``known``, in their order."""
+    def client_list(text: str) -> list[str]:
+        names = [v for v in text.split(",") if v]
+        unknown = set(names) - set(known)
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown clients {sorted(unknown)}; "
+                                             f"choose from {','.join(known)}")
+        return [c for c in known if c in names]
+
+    return client_list
+
+
+client_list = clients_of(CLIENTS)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
