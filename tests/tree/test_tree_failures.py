@@ -339,3 +339,21 @@ def _pids(task: TreeTask) -> dict[str, int]:
     found = {channel.gateway: channel.pid for channel in task.gateways.channels()}
     assert None not in found.values(), found
     return {gateway: pid for gateway, pid in found.items() if pid is not None}
+
+
+def test_a_target_the_gateway_cannot_reach_fails_with_the_words_of_a_flat_run(
+        treebed: TreeBed) -> None:
+    targets = "badnode1,gwdeny3,node1"  # a name nobody knows, a login sshd refuses
+
+    async def both() -> tuple[TaskResult, TaskResult]:
+        async with treebed.tree(targets, one_level("gw1")) as tree:
+            through = await asyncio.wait_for(tree.run("echo ok"), DEADLINE)
+        async with treebed.flat(targets) as flat:
+            direct = await asyncio.wait_for(flat.run("echo ok"), DEADLINE)
+        return through, direct
+
+    through, direct = asyncio.run(both())
+    assert str(through.nodes("unreachable")) == "badnode1,gwdeny3"
+    for node in ("badnode1", "gwdeny3"):
+        assert str(through[node].error) == str(direct[node].error), node
+    assert str(direct["badnode1"].error) == "badnode1: name or service not known"

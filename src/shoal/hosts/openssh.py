@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import shlex
 import shutil
 import tempfile
@@ -52,10 +51,10 @@ from shoal.hosts.base import (
 from shoal.hosts.copying import CopyProblem, LocalSource, LocalTarget, copy_as, name_of, os_reason
 from shoal.hosts.pipes import feed, pump
 from shoal.hosts.sshargv import FROM_CONFIG, login_args, option_args, ssh_argv
+from shoal.hosts.sshfail import why
 
 __all__ = ["OpenSSHConnection", "OpenSSHTransport"]
 
-_FINGERPRINT = re.compile(r"(SHA256:[A-Za-z0-9+/=]+)")
 
 
 class OpenSSHTransport(Transport):
@@ -346,18 +345,11 @@ def _wrapper_config(options: ConnectOptions) -> str:
 
 def _connect_error(node: str, stderr: str, limit: float | None) -> ConnectError:
     """The error for a master connection that failed, from what ``ssh`` printed."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    text = " ".join(lines)
-    last = lines[-1] if lines else "ssh failed"
-    if "Permission denied" in text:
-        return AuthError(node, f"authentication failed: {last}")
-    if "host key" in text.lower() or "HOST IDENTIFICATION HAS CHANGED" in text:
-        found = _FINGERPRINT.search(text)
-        return HostKeyError(node, found[1] if found else None,
-                            f"{last} (trust a new key with --accept-new-host-keys)")
-    reason = last.rsplit(": ", 1)[-1] if ": " in last else last
-    if "timed out" in text and limit is not None:
-        reason = f"connect timed out after {limit:g}s"
-    return ConnectError(node, reason[0].lower() + reason[1:] if reason else "ssh failed")
+    kind, reason, fingerprint = why(stderr, limit)
+    if kind == "auth":
+        return AuthError(node, reason)
+    if kind == "hostkey":
+        return HostKeyError(node, fingerprint, reason)
+    return ConnectError(node, reason)
 
 

@@ -180,7 +180,8 @@ class Settings:
                            identities=self.identities, known_hosts=self.known_hosts,
                            accept_new_host_keys=self.accept_new_host_keys,
                            connect_timeout=self.connect_timeout)
-        return SSHLauncher(self.ssh, args + login_args(self.user, self.port))
+        limit = self.connect_timeout if isinstance(self.connect_timeout, (int, float)) else None
+        return SSHLauncher(self.ssh, args + login_args(self.user, self.port), limit)
 
 
 def _options(value: Any, what: str) -> list[tuple[str, str]]:

@@ -28,7 +28,7 @@ remote groups too. That costs nothing per target, where Linux's parent-death sig
 would slow every fork (and reach only the target's first process).
 
 Runs on the gateways: Python 3.6 and the standard library once annotations are
-stripped; imports only :mod:`shoal.hosts.sshargv` from shoal.
+stripped; imports only :mod:`shoal.hosts.sshargv` and :mod:`shoal.hosts.sshfail` from shoal.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from shoal.hosts.sshargv import ssh_argv
+from shoal.hosts.sshfail import why
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -143,9 +144,10 @@ class SSHLauncher(Launcher):
 
     unreachable_rc = 255
 
-    def __init__(self, ssh: str, args: Sequence[str]) -> None:
+    def __init__(self, ssh: str, args: Sequence[str], limit: float | None = None) -> None:
         self.ssh = ssh
         self.args = list(args)
+        self.limit = limit  #: the connect timeout in force, which a time-out names
         self._mark = "shoal-group-" + secrets.token_hex(8)
         self.mark = self._mark.encode()
 
@@ -173,10 +175,8 @@ class SSHLauncher(Launcher):
         return self.argv(node, "sh -c " + shlex.quote(script))
 
     def unreachable_reason(self, stderr_tail: bytes) -> str:
-        """The last line ``ssh`` printed (``ssh: connect to host … refused``)."""
-        lines = [line.strip() for line in
-                 stderr_tail.decode("utf-8", "replace").splitlines() if line.strip()]
-        return lines[-1] if lines else "ssh exited with status 255"
+        """Why, in the words a flat run uses (:func:`shoal.hosts.sshfail.why`)."""
+        return why(stderr_tail.decode("utf-8", "replace"), self.limit)[1]
 
 
 class LocalLauncher(Launcher):
