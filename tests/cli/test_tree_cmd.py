@@ -117,10 +117,25 @@ def test_a_topology_file_and_three_levels(treebed: TreeBed, tmp_path: Path) -> N
 
 def test_timeouts_and_unreachable_nodes_say_the_same(treebed: TreeBed) -> None:
     command = "case $SHOAL_ROLE in odd) sleep 600;; esac; echo done"
-    flat, tree = both(treebed, "-b", "-S", "-u", "1", "-w", f"{NODES}", command)
+    flat, tree = both(treebed, "-b", "-S", "-u", "1", "-w", f"{NODES},badnode1,gwdeny3",
+                      command)
     assert (tree.out, tree.status) == (flat.out, flat.status)
-    assert sorted(tree.err.splitlines()) == sorted(flat.err.splitlines()) == \
-        [b"shoal: node[2,4]: command timed out after 1s"]
+    assert sorted(tree.err.splitlines()) == sorted(flat.err.splitlines()) == [
+        b"shoal: badnode1: name or service not known",
+        b"shoal: gwdeny3: authentication failed: Permission denied for user nobody on host "
+        b"127.0.0.1",
+        b"shoal: node[2,4]: command timed out after 1s"]
+
+
+def test_several_ssh_config_files_are_refused_through_gateways(treebed: TreeBed,
+                                                               tmp_path: Path) -> None:
+    extra = tmp_path / "extra.conf"
+    extra.write_text("Host other\n    Port 2222\n")
+    got = run(treebed, "-o", f"-F {extra}", "-w", "node1", "true", tree=GATEWAYS)
+    assert got.status == 2 and got.out == b""
+    assert got.err == (f"shoal: -F: a run through gateways takes one ssh config file, not 2 "
+                       f"({treebed.client.ssh_config}, {extra}): gateways run ssh -F FILE\n"
+                       ).encode()
 
 
 def test_copy_and_rcopy_through_the_tree(treebed: TreeBed, shared_tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 from shoal.cli.config import RunConfig
 from shoal.cli.display import VERB_VERB, Display
 from shoal.cli.render import Layout
+from shoal.errors import UsageError
 from shoal.hosts import UNSET, ConnectOptions, Transport
 from shoal.nodeset import NodeSet
 from shoal.tree.driver import LocalGatewayLauncher, SSHGatewayLauncher, TreeSettings
@@ -29,6 +30,16 @@ def gateway_settings(options: ConnectOptions, transport: str,
                      max_output: int | None) -> tuple[tuple[str, Any], ...]:
     """The settings a gateway gets in ``CFG`` to reach its targets as the root does.
 
+    A gateway runs ``ssh -F FILE``: one ssh config file, which ``ssh`` cannot include
+    more of from its command line, so several ``-F`` are refused here (a wrapper file
+    that includes them would be written on every gateway's disk).
+
+    >>> gateway_settings(ConnectOptions(ssh_config=["/a.conf", "/b.conf"]), "ssh", None)
+    Traceback (most recent call last):
+    ...
+    shoal.errors.UsageError: -F: a run through gateways takes one ssh config file, not 2 \
+(/a.conf, /b.conf): gateways run ssh -F FILE
+
     >>> dict(gateway_settings(ConnectOptions(user="ops", port=2222,
     ...                                      options=[("Compression", "yes")]), "ssh", None))
     {'transport': 'ssh', 'max_output': None, 'ssh_options': [['Compression', 'yes']], \
@@ -37,6 +48,11 @@ def gateway_settings(options: ConnectOptions, transport: str,
     settings: dict[str, Any] = {"transport": "local" if transport == "local" else "ssh",
                                 "max_output": max_output}
     settings["ssh_options"] = [[key, value] for key, value in options.options]
+    if len(options.ssh_config) > 1:
+        raise UsageError(f"-F: a run through gateways takes one ssh config file, not "
+                         f"{len(options.ssh_config)} "
+                         f"({', '.join(str(p) for p in options.ssh_config)}): "
+                         f"gateways run ssh -F FILE")
     if options.ssh_config:
         settings["ssh_config"] = str(options.ssh_config[0])
     settings["identities"] = [str(path) for path in options.identities]
