@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import os
 import shutil
 import sys
@@ -80,6 +81,26 @@ def test_gather_mode_flushes_finished_targets_every_gather_delay(
     gate.open()
     rest = peer.job(1, "n4")
     assert outputs(early + rest) == {f"n{i}": b"out\n" for i in range(1, 5)}
+
+
+def test_a_gather_job_waits_twice_as_long_after_each_flush(peer: GatewayPeer) -> None:
+    delay = 0.05
+    peer.open({"transport": "local", "gather_delay": delay})
+    # one target ends every 0.1 s for 3 s: every window has an end to send
+    peer.send(_shell(1, _names(30), 'sleep $(awk "BEGIN { print ${SHOAL_NODE#n} / 10 }")'))
+    peer.expect(ACK)
+    flushes: list[float] = []  # when each batch of ends came
+    ended: set[str] = set()
+    while len(ended) < 30:
+        msg = peer.next()
+        if isinstance(msg, RET):
+            flushes.append(time.monotonic())
+            ended.update(ends([msg]))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(flushes)]
+    # each wait twice the one before, to 16 windows (0.8 s); the last flush is the job's end
+    for index, gap in enumerate(gaps[1:-1], start=2):
+        assert gap >= 0.7 * delay * min(2 ** index, 16), (index, gaps)
+    assert len(flushes) < 12, gaps  # not one per window (30 windows had an end)
 
 
 def test_stream_mode_sends_batches_of_complete_lines_as_they_come(

@@ -70,9 +70,12 @@ if TYPE_CHECKING:
     from shoal.tree.messages import Message
     from shoal.tree.workers import Launcher
 
-__all__ = ["RC_LOST", "Gateway", "Settings", "main"]
+__all__ = ["GATHER_STRETCH", "RC_LOST", "Gateway", "Settings", "main"]
 
 logger = logging.getLogger(__name__)
+
+#: the most ``gather_delay`` windows a ``gather`` job waits between two flushes
+GATHER_STRETCH = 16
 
 #: the return code of targets lost with their gateway, or never reached
 RC_LOST = 255
@@ -107,7 +110,8 @@ _OPTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
 class Settings:
     """What the ``CFG`` payload's ``settings`` say, each key optional (defaults below).
 
-    * ``gather_delay`` (0.25): seconds between two flushes of grouped output;
+    * ``gather_delay`` (0.25): seconds between two flushes of a job's output (for a
+      ``gather`` job, the first wait: it doubles after each flush, to 16 times that);
     * ``heartbeat`` (5) and ``stall`` (30): seconds between heartbeats, and of silence
       after which a peer (the parent, a child gateway) is taken for dead; null: off;
     * ``transport`` (``"ssh"``): ``"local"`` runs each target's command here with
@@ -303,6 +307,9 @@ class _Job:
         self.local: LocalJob | None = None
         self.parts: list[_Part] = []  # what next-level gateways run of it
         self.starting = True  # until its CTL is acknowledged: it may not end before
+        # windows (of gather_delay) between two flushes, and how many passed since the last
+        self.every = 1
+        self.ticks = 0
 
 
 class _Part:
@@ -582,11 +589,20 @@ class Gateway(Channel):
             self.send(msg)
 
     async def _flush_every(self, delay: float) -> None:
+        """Flush each job's output every ``delay`` seconds; a ``gather`` job's wait doubles
+        after each flush, up to :data:`GATHER_STRETCH` windows: nothing shows its output
+        before the end, so its messages only move the root's progress, and a long run
+        sends a few of them, not one per window."""
         while not self.done:
             await asyncio.sleep(delay)
             for job in list(self.jobs.values()):
-                if not job.outbox.empty:
-                    self._flush(job)
+                job.ticks += 1
+                if job.outbox.empty or job.ticks < job.every:
+                    continue
+                self._flush(job)
+                job.ticks = 0
+                if job.outbox.mode == "gather":
+                    job.every = min(job.every * 2, GATHER_STRETCH)
             try:
                 await self.drain()
             except OSError:
