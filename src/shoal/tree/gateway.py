@@ -590,9 +590,10 @@ class Gateway(Channel):
 
     async def _flush_every(self, delay: float) -> None:
         """Flush each job's output every ``delay`` seconds; a ``gather`` job's wait doubles
-        after each flush, up to :data:`GATHER_STRETCH` windows: nothing shows its output
-        before the end, so its messages only move the root's progress, and a long run
-        sends a few of them, not one per window."""
+        after each flush, up to :data:`GATHER_STRETCH` windows, once it has all its
+        targets: nothing shows its output before the end, so its messages only move the
+        root's progress, and a long run sends a few of them, not one per window. While
+        the job is open, the root sends more targets as it hears of ends: no waiting then."""
         while not self.done:
             await asyncio.sleep(delay)
             for job in list(self.jobs.values()):
@@ -601,8 +602,8 @@ class Gateway(Channel):
                     continue
                 self._flush(job)
                 job.ticks = 0
-                if job.outbox.mode == "gather":
-                    job.every = min(job.every * 2, GATHER_STRETCH)
+                if job.outbox.mode == "gather" and not job.open:  # open: the root sends
+                    job.every = min(job.every * 2, GATHER_STRETCH)  # more as targets end
             try:
                 await self.drain()
             except OSError:
