@@ -28,7 +28,8 @@ remote groups too. That costs nothing per target, where Linux's parent-death sig
 would slow every fork (and reach only the target's first process).
 
 Runs on the gateways: Python 3.6 and the standard library once annotations are
-stripped; imports only :mod:`shoal.hosts.sshargv` from shoal.
+stripped; imports only :mod:`shoal.hosts.sshargv` and :mod:`shoal.hosts.placing` from
+shoal.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+from shoal.hosts.placing import FUNCTIONS, one_line
 from shoal.hosts.sshargv import ssh_argv
 
 if TYPE_CHECKING:
@@ -195,19 +197,48 @@ class LocalLauncher(Launcher):
         return env
 
 
-def copy_command(dest: str, preserve: bool) -> str:
-    """The target's command that extracts the tar stream on its stdin into ``dest``.
+def copy_command(dest: str, names: Sequence[str], into: bool, preserve: bool) -> str:
+    """The target's command that puts the copies of a tar stream on its stdin in place,
+    as a flat copy through the ``openssh`` transport does (:mod:`shoal.hosts.placing`).
 
-    GNU tar strips a leading ``/`` and refuses members with ``..`` by default, and creates
-    symlinks only after the other members, so a member cannot write through one;
-    ``--no-same-owner`` keeps the login user as owner even for root. Without
-    ``preserve``, files get the time of the copy (``-m``) and the umask's modes, as scp.
+    ``names`` are the stream's top-level members, one a source, in the order they are
+    placed; ``into``: ``dest`` must be a directory (several sources, or a ``dest`` ending
+    in ``/``), else a single copy goes into ``dest`` when it is one, or becomes ``dest``.
+    The stream is extracted into a private folder beside the targets, then each copy
+    moves into place; a failure prints ``copy to TARGET failed: REASON`` on stderr and
+    exits 1, as flat copies report it, the staging folder removed.
 
-    >>> copy_command("/tmp/d x", False)
-    "tar -x -f - --no-same-owner -m -C '/tmp/d x'"
+    GNU tar strips a leading ``/`` and refuses members with ``..`` by default (the copy
+    then fails), and creates symlinks only after the other members, so a member cannot
+    write through one; ``--no-same-owner`` keeps the login user as owner even for root.
+    Without ``preserve``, files get the time of the copy (``-m``), as scp.
+
+    >>> print(copy_command("/tmp/d x", ["a", "b"], True, False))  # doctest: +ELLIPSIS
+    sh -c 'why() {...' sh '/tmp/d x' 1 0 a b
     """
-    keep = "-p" if preserve else "-m"
-    return f"tar -x -f - --no-same-owner {keep} -C {shlex.quote(dest)}"
+    args = [dest, "1" if into else "0", "1" if preserve else "0", *names]
+    return "sh -c {} sh {}".format(shlex.quote(_COPY), " ".join(shlex.quote(a) for a in args))
+
+
+#: $1 the destination, $2 1 when it must be a directory, $3 1 to keep modes and times,
+#: then the names of the copies in the tar stream on stdin. tar's first message says
+#: why it failed, but for its notes that it strips a leading / or ../ from names.
+_COPY = FUNCTIONS + " " + one_line("""
+dest=$1 into=$2; if [ "$3" = 1 ]; then keep=-p; else keep=-m; fi; shift 3;
+fail() {
+  printf 'copy to %s failed: %s\\n' "$1" "$2" >&2;
+  [ -z "$staging" ] || rm -rf -- "$staging"; exit 1;
+};
+staging=; locate "$dest" "$1" "$into" && stage || fail "$dest" "$fault";
+if [ $# = 1 ]; then what=$target; else what=$dest; fi;
+out=$(tar -x -f - --no-same-owner "$keep" -C "$staging" 2>&1) ||
+  fail "$what" "$(why "$(printf '%s\\n' "$out" | grep -v '^tar: Removing leading')" 1)";
+for name in "$@"; do
+  locate "$dest" "$name" "$into" || fail "$dest" "$fault";
+  top=$target; fault=$(place "$staging/$name" "$target") || fail "$target" "$fault";
+done;
+rm -rf -- "$staging"
+""")
 
 
 def rcopy_command(source: str) -> str:
