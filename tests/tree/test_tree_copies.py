@@ -245,21 +245,29 @@ def test_a_folder_copied_over_one_merges_into_it(
     assert files["app/conf.d/old.conf"] == ("file", b"old = 1\n", 0o666)  # kept
 
 
-def test_an_rcopy_of_a_symlink_out_of_the_copy_is_refused(
-        treebed: TreeBed, shared_tmp_path: Path, tmp_path: Path) -> None:
-    top = shared_tmp_path / "logs"
-    top.mkdir()
-    (top / "ok.log").write_text("fine\n")
-    (top / "evil").symlink_to("/etc/hostname")
-    top.chmod(0o755)
-
-    async def rcopy() -> TaskResult:
-        async with treebed.tree("node1", one_level("gw1")) as tree:
-            return await tree.rcopy([str(top)], tmp_path)
-
-    result = asyncio.run(rcopy())
+def test_an_rcopy_reads_symlinks_as_a_flat_rcopy_does(
+        treebed: TreeBed, shared_tmp_path: Path) -> None:
+    (shared_tmp_path / "outside.txt").write_bytes(b"from outside the copy\n")
+    good = shared_tmp_path / "good"
+    good.mkdir()
+    (good / "ok.log").write_bytes(b"fine\n")
+    (good / "file").symlink_to(shared_tmp_path / "outside.txt")  # a file: its content
+    (shared_tmp_path / "alias").symlink_to(good)  # a source named: followed
+    bad = shared_tmp_path / "bad"
+    (bad / "sub").mkdir(parents=True)
+    (bad / "a.log").write_bytes(b"a\n")
+    (bad / "sub" / "x.log").write_bytes(b"x\n")
+    (bad / "zdir").symlink_to(good)  # a folder: refused, after sub/ (sorted first) is in
+    for path in (good, bad, bad / "sub"):
+        path.chmod(0o755)
+    dest = shared_tmp_path / "dest"
+    result, files = _side_by_side(
+        treebed, dest, _nothing,
+        lambda task: task.rcopy([str(shared_tmp_path / "alias"), str(bad)], dest))
     assert result["node1"].rc == 1
-    assert result["node1"].stderr == (
-        f"copy from {top} failed: 'logs/evil' in the tar stream is a symlink out of the "
-        "copy\n").encode()
-    assert list(tmp_path.iterdir()) == []
+    assert result["node1"].stderr == \
+        f"copy from {bad}/zdir failed: a symlink to a directory (not followed)\n".encode()
+    assert {name: data for name, (_, data, _) in files.items()} == {
+        "alias.node1": None, "alias.node1/ok.log": b"fine\n",
+        "alias.node1/file": b"from outside the copy\n",
+        "bad.node1": None, "bad.node1/sub": None, "bad.node1/sub/x.log": b"x\n"}

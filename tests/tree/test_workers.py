@@ -328,6 +328,42 @@ def test_rcopy_sends_a_tar_stream_of_the_source(tmp_path: Path) -> None:
     assert member.mode == 0o600
 
 
+def test_rcopy_follows_symlinks_to_files_and_marks_those_to_folders(tmp_path: Path) -> None:
+    rec = Recorder()
+    (tmp_path / "outside").write_bytes(b"out of the copy")
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "file").symlink_to(tmp_path / "outside")
+    (source / "folder").symlink_to(tmp_path)
+    (tmp_path / "named").symlink_to(source)  # the source named: followed
+
+    async def scenario() -> None:
+        job = _job(rec, ["n1"], rcopy_command(str(tmp_path / "named")))
+        job.start()
+        await job.wait()
+
+    asyncio.run(scenario())
+    assert rec.outcomes["n1"] == Outcome(0), rec.out("n1", "stderr")
+    with tarfile.open(fileobj=io.BytesIO(rec.out("n1"))) as tar:
+        first = {m.name: m for m in tar.getmembers()}
+        extracted = tar.extractfile(first["named/file"])
+        assert extracted is not None and extracted.read() == b"out of the copy"
+    assert sorted(first) == ["named", "named/file"] and first["named"].isdir()
+    with tarfile.open(fileobj=io.BytesIO(_second(rec.out("n1")))) as tar:
+        links = [(m.name, m.issym(), m.linkname) for m in tar.getmembers()]
+    assert links == [("named/folder", True, ".")]
+
+
+def _second(stream: bytes) -> bytes:
+    """The archive after the first one in ``stream``, past the first's zero blocks."""
+    with tarfile.open(fileobj=io.BytesIO(stream)) as tar:
+        tar.getmembers()
+        end = tar.offset
+    while stream[end:end + 512] == bytes(512):
+        end += 512
+    return stream[end:]
+
+
 def test_aborted_and_timed_out_commands_behind_ssh_end_there_too(
         testbed: Testbed, shared_tmp_path: Path) -> None:
     # `sleep 300` neither reads nor writes: ending the local ssh alone leaves it running

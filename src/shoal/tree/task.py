@@ -413,8 +413,7 @@ class _Job:
             file.seek(0)
             tar = TarSource(file, source)
             try:
-                top = posixpath.basename(source.rstrip("/"))
-                await copy_as(tar, os.fsencode(top), LocalTarget(), os.fsencode(step.folder),
+                await copy_as(tar, os.fsencode(source), LocalTarget(), os.fsencode(step.folder),
                               os.fsencode(local), preserve=bool(step.payload["preserve"]))
             finally:
                 tar.close()
@@ -576,7 +575,9 @@ class TreeTask(AsyncTask):
                     nodes: NodeSet | str | None = None) -> TaskResult:
         """Copy remote files or directories from every node into the local ``dest``, as
         ``DEST/NAME.NODE``; see :meth:`AsyncTask.rcopy`. The gateways' nodes send tar
-        streams, read here as flat copies are written (nothing outside ``dest``)."""
+        streams (:func:`~shoal.tree.workers.rcopy_command`: symlinks read as scp reads
+        them), read here by the walk of flat copies, so the same files land (nothing
+        outside ``dest``) and a refusal says the same."""
         folder = Path(dest)
         if not folder.is_dir():
             raise UsageError(f"cannot copy into {folder}: not a directory")

@@ -242,15 +242,22 @@ rm -rf -- "$staging"
 
 
 def rcopy_command(source: str) -> str:
-    """The target's command that writes a tar stream of ``source`` on its stdout.
+    """The target's command that writes a tar stream of ``source`` on its stdout, for the
+    root to read as a flat copy reads the node's files (:class:`~shoal.tree.transfer.TarSource`).
 
-    The archive holds the last component of ``source`` (``/etc/hosts`` -> ``hosts``),
-    with modes and times (the root applies them or not).
+    The stream holds the last component of ``source`` (``/etc/hosts`` -> ``hosts``), with
+    modes and times (the root applies them or not), read as scp reads: ``source`` is
+    followed if it is a symlink, and so is a symlink in it to a file (the file's content
+    goes, even from outside the copy). A symlink to a directory goes as a symlink to
+    ``.``, which the root refuses as flat copies do (``a symlink to a directory (not
+    followed)``); it comes in a second archive after the first, with a tar of its own.
+    A missing ``source`` fails with the words of a flat copy, other failures with tar's
+    or find's.
 
-    >>> rcopy_command("/etc/ssh/")
-    'tar -c -f - -C /etc ssh'
-    >>> rcopy_command("-x")
-    'tar -c -f - -C . ./-x'
+    >>> print(rcopy_command("/etc/ssh/"))  # doctest: +ELLIPSIS
+    sh -c '[ -e "$3" ]...' sh /etc ssh /etc/ssh/
+    >>> print(rcopy_command("-x"))  # doctest: +ELLIPSIS
+    sh -c '...' sh . ./-x -x
     """
     trimmed = source.rstrip("/") or "/"
     folder, name = os.path.split(trimmed)
@@ -258,7 +265,23 @@ def rcopy_command(source: str) -> str:
         folder, name = "/", "."
     if name.startswith("-"):
         name = "./" + name
-    return "tar -c -f - -C {} {}".format(shlex.quote(folder or "."), shlex.quote(name))
+    args = [folder or ".", name, source]
+    return "sh -c {} sh {}".format(shlex.quote(_RCOPY),
+                                   " ".join(shlex.quote(a) for a in args))
+
+
+#: $1 the folder, $2 the name of the source in it, $3 the source as named. The first
+#: find's status comes back on fd 4: sh has no pipefail.
+_RCOPY = one_line("""
+[ -e "$3" ] || { printf 'copy from %s failed: no such file or directory\\n' "$3" >&2; exit 1; };
+cd -- "$1" || exit 1;
+exec 3>&1;
+found=$( { { find -H "$2" ! \\( -type l -xtype d \\) -print0; echo $? >&4; } |
+  tar -c -f - -h --hard-dereference --no-recursion --null -T - >&3; } 4>&1 ) || exit 1;
+[ "$found" = 0 ] || exit 1;
+find -H "$2" -type l -xtype d -print0 |
+  tar -c -f - -b 1 --no-recursion --null -T - --transform 's,.*,.,sRH'
+""")
 
 
 class Stdin:
