@@ -299,6 +299,7 @@ def test_copy_extracts_the_stream_written_to_the_job(peer: GatewayPeer, tmp_path
     peer.open(SLOW)
     data = _tar({"tree/a": b"alpha\n", "tree/b": b"beta\n" * 10_000})
     peer.send(CTL(job=1, action="copy", target="n1", data={"dest": str(tmp_path),
+                                                           "names": ["tree"],
                                                            "preserve": True}))
     for start in range(0, len(data), 7000):
         peer.send(CTL(job=1, action="write", target="n1", data=data[start:start + 7000]))
@@ -307,6 +308,25 @@ def test_copy_extracts_the_stream_written_to_the_job(peer: GatewayPeer, tmp_path
     assert (tmp_path / "tree" / "a").read_bytes() == b"alpha\n"
     assert (tmp_path / "tree" / "b").read_bytes() == b"beta\n" * 10_000
     assert (tmp_path / "tree" / "a").stat().st_mtime == 1_000_000_000
+
+
+_NOT_NAMES = "copy: names must be a list of one or more file names"
+
+
+@pytest.mark.parametrize("names, reason", [
+    pytest.param([], _NOT_NAMES, id="none"),
+    pytest.param(["../etc"], _NOT_NAMES, id="dot-dot"),
+    pytest.param(["a/b"], _NOT_NAMES, id="a-path"),
+    pytest.param(["."], _NOT_NAMES, id="dot"),
+    pytest.param("tree", "copy: names must be a list", id="not-a-list"),
+])
+def test_a_copy_whose_names_are_not_file_names_is_refused(
+        peer: GatewayPeer, tmp_path: Path, names: object, reason: str) -> None:
+    peer.open(SLOW)
+    peer.send(CTL(job=1, action="copy", target="n1", data={"dest": str(tmp_path),
+                                                           "names": names}))
+    assert peer.expect(ERR).reason == reason
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_rcopy_sends_each_targets_tar_stream_for_that_node_alone(

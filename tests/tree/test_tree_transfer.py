@@ -32,7 +32,7 @@ def _read_back(file: io.BytesIO, top: str, into: Path, name: str,
                preserve: bool = False) -> None:
     source = TarSource(file, f"/remote/{top}")
     try:
-        asyncio.run(copy_as(source, top.encode(), LocalTarget(), os.fsencode(into),
+        asyncio.run(copy_as(source, f"/remote/{top}".encode(), LocalTarget(), os.fsencode(into),
                             name.encode(), preserve=preserve))
     finally:
         source.close()
@@ -107,8 +107,6 @@ def _member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile
     pytest.param([_member("/etc/cron.d/evil")], "outside the copy", id="absolute"),
     pytest.param([_member("logs/../../evil")], "outside the copy", id="dot-dot"),
     pytest.param([_member("../evil")], "outside the copy", id="dot-dot-first"),
-    pytest.param([_member("logs/dev", tarfile.CHRTYPE)], "not a file or directory",
-                 id="device"),
     pytest.param([_member("logs", tarfile.DIRTYPE),
                   _member("logs/out", tarfile.SYMTYPE, "/etc/shadow")],
                  "a symlink out of the copy", id="absolute-symlink"),
@@ -135,6 +133,47 @@ def test_a_symlink_inside_the_stream_is_read_as_its_file(tmp_path: Path) -> None
     _read_back(file, "logs", out, "logs.n1")
     assert (out / "logs.n1" / "alias").read_bytes() == b"content"
     assert not (out / "logs.n1" / "alias").is_symlink()
+
+
+def test_a_device_in_the_stream_is_refused_as_flat_copies_refuse_one(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(CopyProblem) as caught:
+        _read_back(_evil(_member("logs", tarfile.DIRTYPE), _member("logs/dev", tarfile.CHRTYPE)),
+                   "logs", out, "logs.n1")
+    assert caught.value.reason == \
+        "copy from /remote/logs/dev failed: not a regular file or directory"
+
+
+def _archives(*streams: io.BytesIO, between: bytes = b"") -> io.BytesIO:
+    """Archives one after the other, as a node's rcopy sends them."""
+    return io.BytesIO(between.join(stream.getvalue() for stream in streams))
+
+
+def test_a_later_archive_adds_its_members_and_its_links_to_folders_are_refused(
+        tmp_path: Path) -> None:
+    file = _archives(_evil(_member("logs", tarfile.DIRTYPE), _member("logs/a.log")),
+                     _evil(_member("logs/zdir", tarfile.SYMTYPE, ".")))
+    source = TarSource(file, "/remote/logs/")
+    try:
+        listing = asyncio.run(source.listdir(b"/remote/logs/"))
+    finally:
+        source.close()
+    assert sorted((name, meta.kind) for name, meta in listing) == [(b"a.log", "file"),
+                                                                  (b"zdir", "link")]
+    out = tmp_path / "out"
+    out.mkdir()
+    file.seek(0)
+    with pytest.raises(CopyProblem) as caught:
+        _read_back(file, "logs", out, "logs.n1")
+    assert caught.value.reason == \
+        "copy from /remote/logs/zdir failed: a symlink to a directory (not followed)"
+
+
+def test_bytes_after_an_archive_that_are_no_archive_are_a_damaged_stream() -> None:
+    file = _archives(_evil(_member("logs/a.log")), io.BytesIO(b"\x01" * 512))
+    with pytest.raises(CopyProblem, match="a damaged tar stream"):
+        TarSource(file, "/remote/logs")
 
 
 def test_a_damaged_stream_is_a_copy_problem(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
 from support.gates import Gate, Signal
 from support.processes import wait_gone
 
@@ -234,7 +235,9 @@ def test_copy_extracts_one_stream_on_every_target_and_preserve_keeps_times(
         dests = {node: tmp_path / f"{node}-{preserve}" for node in _nodes(3)}
         for dest in dests.values():
             dest.mkdir()
-        command = copy_command(str(tmp_path), preserve) + '/"$SHOAL_NODE-' + f'{preserve}"'
+        # each target copies into its own folder, the local launcher naming it
+        command = f'cd "{tmp_path}/$SHOAL_NODE-{preserve}" && ' + \
+            copy_command(".", ["dir"], False, preserve)
         _run_copy(rec, _nodes(3), command, data)
         for node, dest in dests.items():
             assert rec.outcomes.pop(node) == Outcome(0), rec.out(node, "stderr")
@@ -251,11 +254,55 @@ def test_copy_refuses_members_that_climb_out_or_are_absolute(tmp_path: Path) -> 
     dest.mkdir()
     outside = tmp_path / "evil"
     data = _tar({"../evil": b"x", f"{tmp_path}/evil2": b"y", "fine": b"z"})
-    _run_copy(rec, ["n1"], copy_command(str(dest), False), data)
+    _run_copy(rec, ["n1"], copy_command(str(dest), ["fine"], False, False), data)
     assert not outside.exists() and not (tmp_path / "evil2").exists()
-    assert (dest / "fine").read_bytes() == b"z"
-    assert b".." in rec.out("n1", "stderr")
-    assert rec.outcomes["n1"].retcode != 0
+    # the stream failed: nothing is placed, and the staging folder is gone
+    assert list(dest.iterdir()) == []
+    assert rec.out("n1", "stderr") == \
+        f"copy to {dest}/fine failed: member name contains '..'\n".encode()
+    assert rec.outcomes["n1"] == Outcome(1)
+
+
+def test_copy_places_each_source_as_a_flat_copy_does(tmp_path: Path) -> None:
+    rec = Recorder()
+    dest = tmp_path / "dest"
+    (dest / "tree" / "old").mkdir(parents=True)
+    (dest / "motd").symlink_to(tmp_path / "elsewhere")
+    data = _tar({"tree/new": b"n", "motd": b"m", "hosts": b"h"})
+    _run_copy(rec, ["n1"], copy_command(str(dest), ["tree", "motd"], True, False), data)
+    assert rec.outcomes["n1"] == Outcome(0), rec.out("n1", "stderr")
+    # directories merge, a symlink at a file's name is replaced, never followed, and
+    # members that are not among the names stay out
+    assert sorted(p.name for p in dest.iterdir()) == ["motd", "tree"]
+    assert sorted(p.name for p in (dest / "tree").iterdir()) == ["new", "old"]
+    assert (dest / "motd").read_bytes() == b"m" and not (dest / "motd").is_symlink()
+    assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("dest, names, into, reason", [
+    pytest.param("file", ["a", "b"], True, "copy to {t}/file failed: not a directory",
+                 id="into-a-file"),
+    pytest.param("gone/", ["a"], True, "copy to {t}/gone/ failed: no such directory",
+                 id="into-a-missing-folder"),
+    pytest.param("gone/a", ["a"], False,
+                 "copy to {t}/gone/a failed: no such file or directory", id="no-parent"),
+    pytest.param("file/a", ["a"], False,
+                 "copy to {t}/file/a failed: not a directory", id="parent-a-file"),
+    pytest.param("sub", ["a"], False, "copy to {t}/sub/a failed: is a directory",
+                 id="file-over-a-folder"),
+])
+def test_copy_refusals_say_what_a_flat_copy_says(tmp_path: Path, dest: str,
+                                                 names: list[str], into: bool,
+                                                 reason: str) -> None:
+    rec = Recorder()
+    (tmp_path / "file").write_bytes(b"keep")
+    (tmp_path / "sub" / "a").mkdir(parents=True)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    data = _tar({"a": b"x", "b": b"y"})
+    _run_copy(rec, ["n1"], copy_command(f"{tmp_path}/{dest}", names, into, False), data)
+    assert rec.outcomes["n1"] == Outcome(1)
+    assert rec.out("n1", "stderr") == f"{reason.format(t=tmp_path)}\n".encode()
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # no staging folder left
 
 
 def test_rcopy_sends_a_tar_stream_of_the_source(tmp_path: Path) -> None:
@@ -279,6 +326,42 @@ def test_rcopy_sends_a_tar_stream_of_the_source(tmp_path: Path) -> None:
         assert extracted is not None and extracted.read() == b"alpha"
     assert names == ["src", "src/a"]
     assert member.mode == 0o600
+
+
+def test_rcopy_follows_symlinks_to_files_and_marks_those_to_folders(tmp_path: Path) -> None:
+    rec = Recorder()
+    (tmp_path / "outside").write_bytes(b"out of the copy")
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "file").symlink_to(tmp_path / "outside")
+    (source / "folder").symlink_to(tmp_path)
+    (tmp_path / "named").symlink_to(source)  # the source named: followed
+
+    async def scenario() -> None:
+        job = _job(rec, ["n1"], rcopy_command(str(tmp_path / "named")))
+        job.start()
+        await job.wait()
+
+    asyncio.run(scenario())
+    assert rec.outcomes["n1"] == Outcome(0), rec.out("n1", "stderr")
+    with tarfile.open(fileobj=io.BytesIO(rec.out("n1"))) as tar:
+        first = {m.name: m for m in tar.getmembers()}
+        extracted = tar.extractfile(first["named/file"])
+        assert extracted is not None and extracted.read() == b"out of the copy"
+    assert sorted(first) == ["named", "named/file"] and first["named"].isdir()
+    with tarfile.open(fileobj=io.BytesIO(_second(rec.out("n1")))) as tar:
+        links = [(m.name, m.issym(), m.linkname) for m in tar.getmembers()]
+    assert links == [("named/folder", True, ".")]
+
+
+def _second(stream: bytes) -> bytes:
+    """The archive after the first one in ``stream``, past the first's zero blocks."""
+    with tarfile.open(fileobj=io.BytesIO(stream)) as tar:
+        tar.getmembers()
+        end = tar.offset
+    while stream[end:end + 512] == bytes(512):
+        end += 512
+    return stream[end:]
 
 
 def test_aborted_and_timed_out_commands_behind_ssh_end_there_too(

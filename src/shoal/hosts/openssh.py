@@ -50,6 +50,7 @@ from shoal.hosts.base import (
 )
 from shoal.hosts.copying import CopyProblem, LocalSource, LocalTarget, copy_as, name_of, os_reason
 from shoal.hosts.pipes import feed, pump
+from shoal.hosts.placing import INSTALL, PREPARE
 from shoal.hosts.sshargv import FROM_CONFIG, login_args, option_args, ssh_argv
 from shoal.hosts.sshfail import why
 
@@ -174,11 +175,12 @@ class OpenSSHConnection(Connection):
 
         The node makes a private folder beside the target (``mktemp -d``); scp writes
         there, and the node then renames each file into place (``mv``), replacing a
-        symlink at its name rather than following it. The node needs ``sh``, ``mktemp``
-        and ``mv``, as any POSIX system has.
+        symlink at its name rather than following it: the sh of :mod:`shoal.hosts.placing`,
+        which tree copies run too. The node needs ``sh``, ``awk``, ``mktemp`` and ``mv``,
+        as any POSIX system has.
         """
         name = os.fsdecode(name_of(os.fsencode(local)))
-        out = await self._script(_PREPARE, f"copy to {remote}", remote, name,
+        out = await self._script(PREPARE, f"copy to {remote}", remote, name,
                                  "1" if into else "0")
         staging, target = [*out.splitlines(), "", ""][:2]
         try:
@@ -193,7 +195,7 @@ class OpenSSHConnection(Connection):
         except BaseException:  # interrupted too: the staging folder goes, if it still can
             await self._remove(staging)
             raise
-        await self._script(_INSTALL, f"copy to {target}", f"{staging}/copy", target, staging)
+        await self._script(INSTALL, f"copy to {target}", f"{staging}/copy", target, staging)
 
     async def get(self, remote: str, local: Path, *, preserve: bool = False) -> None:
         """Copy ``remote`` (recursively) to exactly ``local``; see :meth:`Connection.get`.
@@ -271,49 +273,6 @@ class OpenSSHConnection(Connection):
             raise CopyFailed(self.node, f"{what} failed: {reason}")
         return out.decode("utf-8", "surrogateescape")
 
-
-#: Copies to a node (put): $1 the destination, $2 the name of the copy in a directory,
-#: $3 1 when $1 must be a directory. Prints a private staging folder beside the target,
-#: and the target.
-_PREPARE = """\
-if [ -d "$1" ]; then
-  dir=$1 target=${1%/}/$2
-elif [ "$3" = 1 ]; then
-  if [ -e "$1" ] || [ -h "$1" ]; then echo "not a directory"; else echo "no such directory"; fi
-  exit 1
-else
-  dir=$(dirname -- "$1") && target=$1 || exit 1
-  [ -d "$dir" ] || { echo "no such file or directory"; exit 1; }
-fi
-case $dir in -*) dir=./$dir;; esac
-staging=$(mktemp -d "${dir%/}/.shoal-XXXXXXXX") || exit 1
-printf '%s\\n%s\\n' "$staging" "$target"
-"""
-
-#: $1 the staged copy, $2 where it goes, $3 the staging folder, removed at the end.
-#: Directories merge into existing ones; files are renamed over their names.
-_INSTALL = """\
-say() { if [ "$2" = "$top" ]; then echo "$1"; else echo "$1 ($2)"; fi; }
-place() (
-  if [ -d "$1" ]; then
-    if [ -h "$2" ]; then say "is a symlink (not followed)" "$2"; exit 1; fi
-    if [ ! -e "$2" ]; then mv -- "$1" "$2"; exit; fi
-    if [ ! -d "$2" ]; then say "not a directory" "$2"; exit 1; fi
-    for f in "$1"/* "$1"/.[!.]* "$1"/..?*; do
-      if [ -e "$f" ] || [ -h "$f" ]; then place "$f" "$2/${f##*/}" || exit 1; fi
-    done
-  else
-    if [ -d "$2" ] && [ ! -h "$2" ]; then say "is a directory" "$2"; exit 1; fi
-    if [ -h "$2" ] && [ -d "$2" ]; then rm -f -- "$2" || exit 1; fi
-    mv -f -- "$1" "$2"
-  fi
-)
-top=$2
-place "$1" "$2"
-rc=$?
-rm -rf -- "$3"
-exit $rc
-"""
 
 #: $1 a staging folder left by a copy that failed; prints the KiB left on its disk first.
 _REMOVE = """\

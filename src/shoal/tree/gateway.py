@@ -26,7 +26,8 @@ shoal.tree.gateway`` and of ``shoal gateway``.
 
 Runs on the gateways: Python 3.6 and the standard library once annotations are
 stripped; imports from shoal only :mod:`shoal.tree` modules, :mod:`shoal.nodeset`,
-:mod:`shoal.engine.gather`, :mod:`shoal.hosts.sshargv` and :mod:`shoal.errors`.
+:mod:`shoal.engine.gather`, :mod:`shoal.hosts.sshargv`, :mod:`shoal.hosts.placing` and
+:mod:`shoal.errors`.
 """
 
 from __future__ import annotations
@@ -208,6 +209,15 @@ def _texts(value: Any, what: str) -> list[str]:
     return list(items)
 
 
+def _names(value: Any, what: str) -> list[str]:
+    """The names of a copy's sources: one or more, each a plain file name."""
+    names = _texts(value, what)
+    if not names or any(name in ("", ".", "..") or "/" in name or "\0" in name
+                        for name in names):
+        raise _Refused(f"{what} must be a list of one or more file names")
+    return names
+
+
 def _choice(*allowed: str) -> Callable[[Any, str], str]:
     def parse(value: Any, what: str) -> str:
         if value not in allowed:
@@ -282,8 +292,9 @@ _ACTIONS: dict[str, dict[str, tuple[Callable[[Any, str], Any], Any]]] = {
               "mode": (_choice("gather", "stream"), "gather"), "fanout": _fanout,
               "merge": (lambda v, w: _typed(v, bool, w), False),
               "open": (lambda v, w: _typed(v, bool, w), False)},
-    "copy": {"dest": (lambda v, w: _typed(v, str, w), _REQUIRED), "preserve": _preserve,
-             "timeout": _timeout, "fanout": _fanout},
+    "copy": {"dest": (lambda v, w: _typed(v, str, w), _REQUIRED),
+             "names": (_names, _REQUIRED), "into": (lambda v, w: _typed(v, bool, w), False),
+             "preserve": _preserve, "timeout": _timeout, "fanout": _fanout},
     "rcopy": {"source": (lambda v, w: _typed(v, str, w), _REQUIRED),
               "dest_name": (lambda v, w: _typed(v, str, w), ""), "preserve": _preserve,
               "timeout": _timeout, "fanout": _fanout},
@@ -520,7 +531,8 @@ class Gateway(Channel):
         if job.action == "shell":
             return str(payload["command"])
         if job.action == "copy":
-            return copy_command(payload["dest"], payload["preserve"])
+            return copy_command(payload["dest"], payload["names"], payload["into"],
+                                payload["preserve"])
         return rcopy_command(payload["source"])
 
     def _run_here(self, job: _Job, targets: NodeSet, fanout: int) -> None:

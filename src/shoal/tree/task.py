@@ -57,7 +57,7 @@ from shoal.errors import (
     UsageError,
 )
 from shoal.hosts.base import Transport
-from shoal.hosts.copying import CopyProblem, LocalTarget, copy_as, plain_name
+from shoal.hosts.copying import CopyProblem, LocalTarget, copy_as, name_of, plain_name
 from shoal.nodeset import NO_GROUPS, NodeSet
 from shoal.tree.driver import (
     GatewayDown,
@@ -413,8 +413,7 @@ class _Job:
             file.seek(0)
             tar = TarSource(file, source)
             try:
-                top = posixpath.basename(source.rstrip("/"))
-                await copy_as(tar, os.fsencode(top), LocalTarget(), os.fsencode(step.folder),
+                await copy_as(tar, os.fsencode(source), LocalTarget(), os.fsencode(step.folder),
                               os.fsencode(local), preserve=bool(step.payload["preserve"]))
             finally:
                 tar.close()
@@ -542,18 +541,26 @@ class TreeTask(AsyncTask):
 
     async def copy(self, sources: Sequence[Path | str], dest: str | None = None, *,
                    preserve: bool = False, nodes: NodeSet | str | None = None) -> TaskResult:
-        """Copy local files or directories to every node, into ``dest``; see
-        :meth:`AsyncTask.copy`. The gateways' nodes get one tar stream per link, made
-        once here; ``dest`` must then be a directory on them."""
+        """Copy local files or directories to every node, into ``dest`` or as ``dest``;
+        see :meth:`AsyncTask.copy`, whose rules hold here too: the gateways' nodes get one
+        tar stream per link, made once here, and put each copy in place as the
+        ``openssh`` transport does (:func:`~shoal.tree.workers.copy_command`), so the same
+        files land, and a refusal ends the node with the same return code and line on
+        its stderr."""
         paths = [Path(s) for s in sources]
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
             raise UsageError(f"cannot copy {', '.join(missing)}: no such file or directory")
+        into = dest is None or len(paths) > 1 or dest.endswith("/")
         groups: dict[str, list[bytes]] = {}
         for path in paths:
             target = dest if dest is not None else str(path.resolve().parent)
             groups.setdefault(target, []).append(os.fsencode(path))
-        steps = [_Step("copy", {"dest": target, "preserve": preserve}, sources=tuple(group))
+        # a name twice (a/x and b/x): its last copy wins, as when flat copies go in turn
+        steps = [_Step("copy", {"dest": target, "into": into, "preserve": preserve,
+                                "names": list(dict.fromkeys(os.fsdecode(name_of(p))
+                                                            for p in group))},
+                       sources=tuple(group))
                  for target, group in groups.items()]
         try:
             return await self._tree(self._select(nodes), steps, None,
@@ -568,7 +575,9 @@ class TreeTask(AsyncTask):
                     nodes: NodeSet | str | None = None) -> TaskResult:
         """Copy remote files or directories from every node into the local ``dest``, as
         ``DEST/NAME.NODE``; see :meth:`AsyncTask.rcopy`. The gateways' nodes send tar
-        streams, read here as flat copies are written (nothing outside ``dest``)."""
+        streams (:func:`~shoal.tree.workers.rcopy_command`: symlinks read as scp reads
+        them), read here by the walk of flat copies, so the same files land (nothing
+        outside ``dest``) and a refusal says the same."""
         folder = Path(dest)
         if not folder.is_dir():
             raise UsageError(f"cannot copy into {folder}: not a directory")

@@ -8,8 +8,8 @@ outside the destination, never through a symlink.
 
 * :func:`make_tar` copies local sources into a tar archive (a :class:`TarTarget`).
 * :class:`TarSource` reads a node's tar stream as the source of a copy. It refuses a
-  stream that names a member with an absolute path or a ``..`` (or anything but files,
-  directories and symlinks that stay inside the archive).
+  stream that names a member with an absolute path or a ``..``, or a symlink that leads
+  out of the archive.
 
 Pure file work: no asyncio beyond the walk's own, no network. Imports :mod:`shoal.hosts`.
 """
@@ -198,62 +198,79 @@ async def make_tar(paths: Sequence[bytes], file: IO[bytes]) -> None:
 class _Entry:
     meta: Meta
     member: tarfile.TarInfo | None  # None: a directory the archive implies
+    tar: tarfile.TarFile | None = None  # the archive that holds it
 
 
 class TarSource(Source):
-    """A tar archive in ``file`` (seekable), read as the source of a copy.
+    """A node's tar stream in ``file`` (seekable), read as the source of a copy of
+    ``what``, the node's path of the source (``"/var/log/app"``).
 
-    ``what`` names the copy in errors (``"/var/log/app.log"``: the remote path). Member
-    names are checked when the archive is opened: one that is absolute or holds ``..``
-    fails the copy; so do members other than files, directories and symlinks, and
-    symlinks that lead out of the archive.
+    The walk names paths as the node has them: ``what`` itself is the stream's top
+    member (its last component), so the errors of the walk name the node's files, as
+    those of a flat copy do. The stream may hold several archives one after the other
+    (:func:`~shoal.tree.workers.rcopy_command` sends its symlinks to directories in a
+    second one); a later member replaces an earlier one of the same name.
 
-    :raises CopyProblem: the archive is damaged or holds a name it may not.
+    Member names are checked when the stream is opened: one that is absolute or holds
+    ``..`` fails the copy, and so does a symlink that leads out of the archive. Other
+    kinds of member (devices, FIFOs, hard links) are refused by the walk, as flat copies
+    refuse such files.
+
+    :raises CopyProblem: the stream is damaged or holds a name it may not.
     """
 
     def __init__(self, file: IO[bytes], what: str) -> None:
         self._what = os.fsencode(what)
-        try:
-            self._tar = tarfile.open(fileobj=file, mode="r:")  # noqa: SIM115 - see close()
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise CopyProblem("from", self._what, f"a damaged tar stream ({exc})") from exc
+        self._source = what
+        self._top = posixpath.basename(what.rstrip("/"))
         self._entries: dict[str, _Entry] = {"": _Entry(Meta("dir", 0o755), None)}
         self._children: dict[str, list[str]] = {"": []}
+        self._tars: list[tarfile.TarFile] = []
         try:
-            for member in self._tar.getmembers():
-                self._add(member)
+            while True:
+                # closed by close(), with the others
+                tar = tarfile.open(fileobj=file, mode="r:")  # noqa: SIM115
+                self._tars.append(tar)
+                members = tar.getmembers()
+                if not members and len(self._tars) > 1:  # tarfile reads no archive there
+                    raise tarfile.ReadError("bytes after the archive that are no archive")
+                for member in members:
+                    self._add(member, tar)
+                if not _next_archive(file, tar.offset):
+                    break
         except (tarfile.TarError, OSError, EOFError) as exc:
-            self._tar.close()
+            self.close()
             raise CopyProblem("from", self._what, f"a damaged tar stream ({exc})") from exc
         except CopyProblem:
-            self._tar.close()
+            self.close()
             raise
 
     def _refuse(self, reason: str) -> CopyProblem:
         return CopyProblem("from", self._what, reason)
 
-    def _add(self, member: tarfile.TarInfo) -> None:
+    def _add(self, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
         name = member.name
         parts = name.split("/")
         if name.startswith("/") or ".." in parts:
             raise self._refuse(f"the tar stream names {name!r}, outside the copy")
         path = "/".join(part for part in parts if part not in ("", "."))
+        kind: Kind
         if member.isreg():
-            kind: Kind = "file"
+            kind = "file"
         elif member.isdir():
             kind = "dir"
         elif member.issym():
             kind = "link"
             self._link(path, member.linkname)
-        else:
-            raise self._refuse(f"the tar stream holds {name!r}, not a file or directory")
+        else:  # a device, a FIFO, a hard link: the walk refuses it, as flat copies do
+            kind = "other"
         if not path:
             raise self._refuse(f"the tar stream names {name!r}, not a file in the copy")
         self._imply(posixpath.dirname(path))
         if path not in self._entries:
             self._children[posixpath.dirname(path)].append(path)
         self._entries[path] = _Entry(Meta(kind, member.mode & 0o777, member.mtime,
-                                          member.mtime), member)
+                                          member.mtime), member, tar)
         self._children.setdefault(path, [])
 
     def _imply(self, folder: str) -> None:
@@ -266,8 +283,9 @@ class TarSource(Source):
         self._children[folder] = []
 
     def close(self) -> None:
-        """Release the archive (the file stays open)."""
-        self._tar.close()
+        """Release the archives (the file stays open)."""
+        for tar in self._tars:
+            tar.close()
 
     def _link(self, path: str, link: str) -> str:
         """Where the symlink ``path`` to ``link`` leads in the archive; refused out of it."""
@@ -289,10 +307,16 @@ class TarSource(Source):
             path = self._link(path, entry.member.linkname)
         raise self._refuse(f"{path!r} in the tar stream: too many levels of symlinks")
 
-    @staticmethod
-    def _name(path: bytes) -> str:
-        """A path of the copy as the archive names it (``b"x/./y/"`` is ``"x/y"``)."""
-        name = posixpath.normpath(path.decode("utf-8", "surrogateescape")).strip("/")
+    def _name(self, path: bytes) -> str:
+        """The member a path of the copy names: ``what`` is the top member, a path under
+        it one under that (``b"/var/log/app/./x/"`` is ``"app/x"``)."""
+        text = path.decode("utf-8", "surrogateescape")
+        rest = text[len(self._source):]
+        if not text.startswith(self._source) or \
+                not (rest.startswith("/") or self._source.endswith("/") or not rest):
+            raise self._refuse(f"{text!r} is not in the copy")
+        rest = rest.strip("/")
+        name = posixpath.normpath(posixpath.join(self._top, rest)).strip("/")
         return "" if name == "." else name
 
     async def stat(self, path: bytes) -> Meta:
@@ -309,14 +333,26 @@ class TarSource(Source):
 
     async def read(self, path: bytes) -> AsyncGenerator[bytes, None]:
         """See :meth:`Source.read`."""
-        member = self._resolve(self._name(path))[1].member
-        assert member is not None
-        data = self._tar.extractfile(member)
+        entry = self._resolve(self._name(path))[1]
+        member, tar = entry.member, entry.tar
+        assert member is not None and tar is not None
+        data = tar.extractfile(member)
         if data is None:
             raise self._refuse(f"{member.name!r} in the tar stream is not a file")
         with data:
             while chunk := data.read(CHUNK):
                 yield chunk
+
+
+def _next_archive(file: IO[bytes], offset: int) -> bool:
+    """Whether another archive follows the one whose end marker is at ``offset``: past
+    the zero blocks that end it, the file holds more (then read from there)."""
+    file.seek(offset)
+    while block := file.read(tarfile.BLOCKSIZE):
+        if block.count(0) != len(block):
+            file.seek(-len(block), os.SEEK_CUR)
+            return True
+    return False
 
 
 def spool() -> IO[bytes]:

@@ -28,7 +28,8 @@ remote groups too. That costs nothing per target, where Linux's parent-death sig
 would slow every fork (and reach only the target's first process).
 
 Runs on the gateways: Python 3.6 and the standard library once annotations are
-stripped; imports only :mod:`shoal.hosts.sshargv` and :mod:`shoal.hosts.sshfail` from shoal.
+stripped; imports only :mod:`shoal.hosts.sshargv`, :mod:`shoal.hosts.sshfail` and
+:mod:`shoal.hosts.placing` from shoal.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+from shoal.hosts.placing import FUNCTIONS, one_line
 from shoal.hosts.sshargv import ssh_argv
 from shoal.hosts.sshfail import why
 
@@ -195,31 +197,67 @@ class LocalLauncher(Launcher):
         return env
 
 
-def copy_command(dest: str, preserve: bool) -> str:
-    """The target's command that extracts the tar stream on its stdin into ``dest``.
+def copy_command(dest: str, names: Sequence[str], into: bool, preserve: bool) -> str:
+    """The target's command that puts the copies of a tar stream on its stdin in place,
+    as a flat copy through the ``openssh`` transport does (:mod:`shoal.hosts.placing`).
 
-    GNU tar strips a leading ``/`` and refuses members with ``..`` by default, and creates
-    symlinks only after the other members, so a member cannot write through one;
-    ``--no-same-owner`` keeps the login user as owner even for root. Without
-    ``preserve``, files get the time of the copy (``-m``) and the umask's modes, as scp.
+    ``names`` are the stream's top-level members, one a source, in the order they are
+    placed; ``into``: ``dest`` must be a directory (several sources, or a ``dest`` ending
+    in ``/``), else a single copy goes into ``dest`` when it is one, or becomes ``dest``.
+    The stream is extracted into a private folder beside the targets, then each copy
+    moves into place; a failure prints ``copy to TARGET failed: REASON`` on stderr and
+    exits 1, as flat copies report it, the staging folder removed.
 
-    >>> copy_command("/tmp/d x", False)
-    "tar -x -f - --no-same-owner -m -C '/tmp/d x'"
+    GNU tar strips a leading ``/`` and refuses members with ``..`` by default (the copy
+    then fails), and creates symlinks only after the other members, so a member cannot
+    write through one; ``--no-same-owner`` keeps the login user as owner even for root.
+    Without ``preserve``, files get the time of the copy (``-m``), as scp.
+
+    >>> print(copy_command("/tmp/d x", ["a", "b"], True, False))  # doctest: +ELLIPSIS
+    sh -c 'why() {...' sh '/tmp/d x' 1 0 a b
     """
-    keep = "-p" if preserve else "-m"
-    return f"tar -x -f - --no-same-owner {keep} -C {shlex.quote(dest)}"
+    args = [dest, "1" if into else "0", "1" if preserve else "0", *names]
+    return "sh -c {} sh {}".format(shlex.quote(_COPY), " ".join(shlex.quote(a) for a in args))
+
+
+#: $1 the destination, $2 1 when it must be a directory, $3 1 to keep modes and times,
+#: then the names of the copies in the tar stream on stdin. tar's first message says
+#: why it failed, but for its notes that it strips a leading / or ../ from names.
+_COPY = FUNCTIONS + " " + one_line("""
+dest=$1 into=$2; if [ "$3" = 1 ]; then keep=-p; else keep=-m; fi; shift 3;
+fail() {
+  printf 'copy to %s failed: %s\\n' "$1" "$2" >&2;
+  [ -z "$staging" ] || rm -rf -- "$staging"; exit 1;
+};
+staging=; locate "$dest" "$1" "$into" && stage || fail "$dest" "$fault";
+if [ $# = 1 ]; then what=$target; else what=$dest; fi;
+out=$(tar -x -f - --no-same-owner "$keep" -C "$staging" 2>&1) ||
+  fail "$what" "$(why "$(printf '%s\\n' "$out" | grep -v '^tar: Removing leading')" 1)";
+for name in "$@"; do
+  locate "$dest" "$name" "$into" || fail "$dest" "$fault";
+  top=$target; fault=$(place "$staging/$name" "$target") || fail "$target" "$fault";
+done;
+rm -rf -- "$staging"
+""")
 
 
 def rcopy_command(source: str) -> str:
-    """The target's command that writes a tar stream of ``source`` on its stdout.
+    """The target's command that writes a tar stream of ``source`` on its stdout, for the
+    root to read as a flat copy reads the node's files (:class:`~shoal.tree.transfer.TarSource`).
 
-    The archive holds the last component of ``source`` (``/etc/hosts`` -> ``hosts``),
-    with modes and times (the root applies them or not).
+    The stream holds the last component of ``source`` (``/etc/hosts`` -> ``hosts``), with
+    modes and times (the root applies them or not), read as scp reads: ``source`` is
+    followed if it is a symlink, and so is a symlink in it to a file (the file's content
+    goes, even from outside the copy). A symlink to a directory goes as a symlink to
+    ``.``, which the root refuses as flat copies do (``a symlink to a directory (not
+    followed)``); it comes in a second archive after the first, with a tar of its own.
+    A missing ``source`` fails with the words of a flat copy, other failures with tar's
+    or find's.
 
-    >>> rcopy_command("/etc/ssh/")
-    'tar -c -f - -C /etc ssh'
-    >>> rcopy_command("-x")
-    'tar -c -f - -C . ./-x'
+    >>> print(rcopy_command("/etc/ssh/"))  # doctest: +ELLIPSIS
+    sh -c '[ -e "$3" ]...' sh /etc ssh /etc/ssh/
+    >>> print(rcopy_command("-x"))  # doctest: +ELLIPSIS
+    sh -c '...' sh . ./-x -x
     """
     trimmed = source.rstrip("/") or "/"
     folder, name = os.path.split(trimmed)
@@ -227,7 +265,23 @@ def rcopy_command(source: str) -> str:
         folder, name = "/", "."
     if name.startswith("-"):
         name = "./" + name
-    return "tar -c -f - -C {} {}".format(shlex.quote(folder or "."), shlex.quote(name))
+    args = [folder or ".", name, source]
+    return "sh -c {} sh {}".format(shlex.quote(_RCOPY),
+                                   " ".join(shlex.quote(a) for a in args))
+
+
+#: $1 the folder, $2 the name of the source in it, $3 the source as named. The first
+#: find's status comes back on fd 4: sh has no pipefail.
+_RCOPY = one_line("""
+[ -e "$3" ] || { printf 'copy from %s failed: no such file or directory\\n' "$3" >&2; exit 1; };
+cd -- "$1" || exit 1;
+exec 3>&1;
+found=$( { { find -H "$2" ! \\( -type l -xtype d \\) -print0; echo $? >&4; } |
+  tar -c -f - -h --hard-dereference --no-recursion --null -T - >&3; } 4>&1 ) || exit 1;
+[ "$found" = 0 ] || exit 1;
+find -H "$2" -type l -xtype d -print0 |
+  tar -c -f - -b 1 --no-recursion --null -T - --transform 's,.*,.,sRH'
+""")
 
 
 class Stdin:
