@@ -198,7 +198,14 @@ def test_aliases_spread_over_three_listeners(shared_tmp_path: Path) -> None:
             proc = ssh(bed, alias, "echo $SSH_CONNECTION", config=files.ssh_config)
             assert proc.returncode == 0, proc.stderr
             assert proc.stdout.split()[2:] == [bed.host, str(bed.ports[listener_of(alias, 3)])]
-        assert asyncio.run(asyncssh_echo(files.ssh_config, "node11", "ok")) == "ok"
+
+        async def asyncssh_port(alias: str) -> int:
+            async with asyncssh.connect(alias, config=[str(files.ssh_config)]) as conn:
+                assert (await conn.run("true", check=True)).exit_status == 0
+                return int(conn.get_extra_info("peername")[1])
+
+        for alias in ("node3", "node11", "node2"):
+            assert asyncio.run(asyncssh_port(alias)) == bed.ports[listener_of(alias, 3)]
         for port in bed.ports:
             found = subprocess.run(["ssh-keygen", "-F", f"[127.0.0.1]:{port}", "-f",
                                     str(files.known_hosts)], capture_output=True, check=False)
