@@ -163,7 +163,8 @@ def start(
         (:func:`shoal.testbed.config.sshd_config`).
     :raises TestbedError: sshd or ssh-keygen is missing, the directory or the account
         cannot be used, a testbed already runs in the directory, or sshd fails to start;
-        the message ends with the first line sshd logged.
+        the message ends with the first line sshd logged, or with the one that names a
+        port it could not bind.
     """
     if nodes < 1 or gateways < 0 or listeners < 1:
         raise TestbedError(f"a testbed needs at least one node and one listener and no "
