@@ -1,9 +1,12 @@
 """Deployment benchmark: a ParallelNode.Array action of 3 commands; shoal, Fabric, pyinfra.
 
 One loopback testbed (:mod:`shoal.testbed`, a real OpenSSH sshd on 127.0.0.1 behind the
-aliases ``node1``…``nodeN``) serves every client in the same run. Each client runs the same
-3 steps — ``hostname``, ``uname -r``, ``test -d /tmp && echo ok`` — on H distinct aliases,
-in a process of its own, the way its users write it:
+aliases ``node1``…``nodeN``) serves every client in the same run; sshd listens on 8
+loopback ports, over which every client's ssh config spreads the aliases by their last
+digit (``fanout_bench.spread_target``), so that no accept queue of 128 drops the handshakes
+of a client that starts connections faster than sshd accepts them. Each client runs the
+same 3 steps — ``hostname``, ``uname -r``, ``test -d /tmp && echo ok`` — on H distinct
+aliases, in a process of its own, the way its users write it:
 
 * shoal: ``shoal deploy bench_deploy.py --run Steps.check --non-interactive``, where the
   script is a ``Node`` whose ``class Hosts: host = "node[1-H]"`` (a node-set expression, on
@@ -58,6 +61,7 @@ from typing import Any
 
 from fanout_bench import (
     BIN,
+    LISTENERS,
     TIME,
     Sshd,
     Target,
@@ -74,6 +78,7 @@ from fanout_bench import (
     raise_nofile,
     run_process,
     scratch_dir,
+    spread_target,
     sshd_limits,
     version_of,
     write_section,
@@ -732,11 +737,9 @@ def main() -> None:
     become_subreaper()
     started, load_start = time.strftime("%Y-%m-%d %H:%M"), load_average()
     benches: list[Bench] = []
-    with testbed.running(nodes=args.hosts, gateways=0) as bed, \
+    with testbed.running(nodes=args.hosts, gateways=0, listeners=LISTENERS) as bed, \
             scratch_dir(lambda: any(b.failures for b in benches), "shoal-deploy-bench-") as scratch:
-        target = Target(ssh_config=str(bed.ssh_config), host=bed.host, port=bed.port,
-                        user=bed.user, identity=str(bed.identity),
-                        known_hosts=str(bed.known_hosts))
+        target = spread_target(bed, scratch / "client")
         limits = [f"open files: soft {soft}, hard {hard}",
                   *sshd_limits(bed.directory, args.hosts)]
         print(f"testbed {bed!r}; load average {load_start}\nlimits: " + "; ".join(limits),

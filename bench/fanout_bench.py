@@ -4,8 +4,11 @@ One loopback testbed (:mod:`shoal.testbed`: a real OpenSSH sshd on 127.0.0.1 beh
 aliases ``node1``…``nodeN``) serves every client in the same run. Each client runs
 ``echo ok`` on H distinct aliases at fan-out F, in a subprocess of its own, with its
 default settings except what it needs to reach the testbed (the ssh config, or port, user,
-key and known_hosts where a client does not read ssh config). For each run the parent
-measures:
+key and known_hosts where a client does not read ssh config). sshd listens on
+:data:`LISTENERS` loopback ports, over which every client's aliases are spread by their
+last digit (:func:`spread_target`, shared by the other benchmarks): one accept queue of
+128 would drop the handshakes of a client that starts connections faster than sshd accepts
+them, which N real machines would not. For each run the parent measures:
 
 * wall time, from spawning the client to its exit;
 * client CPU, user + sys of the client and every descendant (``os.wait4``; the ssh
@@ -64,9 +67,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from machine import describe
+
+if TYPE_CHECKING:
+    from shoal.testbed import Testbed
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -101,23 +107,54 @@ OPENSSH_CLIENTS = ("clush", "pdsh", "ansible")
 # -- what a child needs to reach the testbed ------------------------------------------------
 
 
+#: The loopback ports the benchmarks' testbed listens on. Each has an accept queue of
+#: 128 connections (sshd's backlog, fixed in OpenSSH); a client that starts hundreds at
+#: once (a tree's gateways: 64 each) overflows one, the kernel drops the handshakes and
+#: the clients retry them 1, 3, 7… s later, where N real machines would each accept their
+#: own. Spread over 8 (:func:`spread_target`), 2,000 nodes meet no such wait.
+LISTENERS = 8
+
+
 @dataclass(frozen=True)
 class Target:
-    """How to reach the testbed: the ssh config, and its contents for clients that need them."""
+    """How to reach the testbed: the ssh config, and its contents for clients that need them.
+
+    ``digit_ports`` is the port of an alias by its last digit (index 0 to 9), the one the
+    config's ``Host`` blocks give it, for clients that read no ssh config (:meth:`port_of`).
+    """
 
     ssh_config: str
     host: str
-    port: int
+    digit_ports: tuple[int, ...]
     user: str
     identity: str
     known_hosts: str
+
+    def port_of(self, alias: str) -> int:
+        """The testbed port of ``alias`` (``node7``), as the ssh config routes it."""
+        return self.digit_ports[int(alias[-1])]
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
 
     @classmethod
     def from_json(cls, text: str) -> Target:
-        return cls(**json.loads(text))
+        fields = json.loads(text)
+        return cls(**{**fields, "digit_ports": tuple(fields["digit_ports"])})
+
+
+def spread_target(bed: Testbed, directory: Path) -> Target:
+    """How every client reaches ``bed``: client files in ``directory`` whose ``Host``
+    blocks spread the aliases over its ports by their last digit
+    (:func:`shoal.testbed.clients.spread_routes`), and that rule for the others."""
+    from shoal.testbed.clients import client_files, spread_routes
+    from shoal.testbed.config import listener_of
+
+    files = client_files(directory, spread_routes(bed))
+    return Target(ssh_config=str(files.ssh_config), host=bed.host,
+                  digit_ports=tuple(bed.ports[listener_of(str(digit), len(bed.ports))]
+                                    for digit in range(10)),
+                  user=bed.user, identity=str(bed.identity), known_hosts=str(files.known_hosts))
 
 
 def aliases(n: int) -> list[str]:
@@ -160,8 +197,8 @@ def child_parallel_ssh(target: Target, n: int, fanout: int) -> dict[str, Any]:
 
     # It reads no ssh config: the port, user and key come through host_config, and the
     # alias keeps the N entries apart (sshd's login count checks they are N connections).
-    config = [HostConfig(user=target.user, port=target.port, private_key=target.identity,
-                         alias=alias) for alias in aliases(n)]
+    config = [HostConfig(user=target.user, port=target.port_of(alias),
+                         private_key=target.identity, alias=alias) for alias in aliases(n)]
     client = ParallelSSHClient([target.host] * n, host_config=config, pool_size=fanout)
     output = client.run_command(COMMAND, stop_on_errors=False)
     client.join(output)
@@ -360,7 +397,7 @@ def probe_parallel_ssh(target: Target) -> dict[str, Any]:
     from ssh2.session import LIBSSH2_METHOD_KEX
     from ssh2.utils import version
 
-    client = SSHClient(target.host, port=target.port, user=target.user,
+    client = SSHClient(target.host, port=target.port_of("node1"), user=target.user,
                        pkey=target.identity, num_retries=1)
     kex = client.session.methods(LIBSSH2_METHOD_KEX)
     first = client.session.supported_algs(LIBSSH2_METHOD_KEX)[0]
@@ -1139,11 +1176,9 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M")
     nodes = max(args.hosts)
     benches: list[Bench] = []  # the one Bench, once made: the scratch dir asks it
-    with testbed.running(nodes=nodes, gateways=0) as bed, \
+    with testbed.running(nodes=nodes, gateways=0, listeners=LISTENERS) as bed, \
             scratch_dir(lambda: any(b.failures for b in benches)) as scratch:
-        target = Target(ssh_config=str(bed.ssh_config), host=bed.host, port=bed.port,
-                        user=bed.user, identity=str(bed.identity),
-                        known_hosts=str(bed.known_hosts))
+        target = spread_target(bed, scratch / "client")
         limits = [f"open files: soft {soft}, hard {hard}",
                   *sshd_limits(bed.directory, max(args.fanouts))]
         print(f"testbed {bed!r}\nlimits: " + "; ".join(limits), flush=True)
@@ -1234,11 +1269,13 @@ def section(args: argparse.Namespace, rows: Sequence[Row], lines: Sequence[str],
         *clients,
         "",
         "Limits: " + "; ".join(limits) + ". The testbed's sshd_config allows far more than "
-        "256 connections being set up at once; sshd's listen backlog (128, fixed in "
-        "OpenSSH) does not: when more connections arrive at once than sshd accepts, the "
-        "kernel drops or resets some (SYN cookies), and a client that opens all N at once "
-        "(Fabric) then sees banner timeouts and resets, as it would not against N real "
-        "machines.",
+        "256 connections being set up at once; sshd's listen backlog (128 per socket, fixed "
+        f"in OpenSSH) does not, so sshd listens on {LISTENERS} loopback ports and every "
+        "client's aliases are spread over them by their last digit (the ssh config's Host "
+        "blocks; parallel-ssh gets each alias's port). When more connections still arrive "
+        "at once than sshd accepts, the kernel drops or resets some (SYN cookies), and a "
+        "client that opens all N at once (Fabric) then sees banner timeouts and resets, as "
+        "it would not against N real machines.",
         "",
     ])
 

@@ -5,7 +5,12 @@ aliases ``node1``…``nodeN`` and ``gw1``…``gwG``) serves every run. The gatew
 of that same sshd: a gateway is a login of the testbed user that runs the gateway's code
 and reaches its targets with the system ``ssh`` (as the testbed user, with the client files
 of :mod:`shoal.testbed.clients`), so the root, the gateways, their ssh clients and sshd
-all share this machine's cores. Each run is a process of its own; four measurements:
+all share this machine's cores. sshd listens on 8 loopback ports, and the client files that
+every client reads (shoal flat and tree, clush, the gateways) spread the aliases over them
+by their last digit (``fanout_bench.spread_target``): one port's accept queue (a backlog
+of 128, fixed in OpenSSH) overflows under the 256 connections 4 gateways start at once, and
+the handshakes the kernel drops wait for SYN retries (1, 3, 7… s) that N machines, each with
+its own sshd, would not. Each run is a process of its own; four measurements:
 
 1. **tree vs flat**: ``shoal run -b echo ok`` on N nodes, flat (asyncssh, the default)
    and through the G gateways of a topology.conf (``--topology``), at the same global
@@ -62,6 +67,7 @@ from pathlib import Path
 from typing import Any
 
 from fanout_bench import (
+    LISTENERS,
     TICK,
     Sshd,
     Target,
@@ -77,6 +83,7 @@ from fanout_bench import (
     raise_nofile,
     run_process,
     scratch_dir,
+    spread_target,
     version_of,
     write_section,
 )
@@ -381,8 +388,7 @@ class Row:
 class Bench:
     """The testbed, the files every run shares and the options."""
 
-    target: Target
-    ssh_config: Path  # the client files' config: root and gateways read it
+    target: Target  # its ssh_config: the client files, which root and gateways read
     topologies: Path  # topology.conf files, one per gateway count
     sshd: Sshd
     server: ServerCPU
@@ -415,7 +421,7 @@ class Bench:
     def spec(self, kind: str, n: int, gateways: int, fanout: int, work: Path) -> Spec:
         """How to start the run ``kind`` on N nodes; ``fanout`` is per gateway."""
         env = base_env()
-        config = str(self.ssh_config)
+        config = self.target.ssh_config
         nodes = node_names(n)
         total = str(fanout * gateways)
         if kind == "shoal-flat":
@@ -859,7 +865,6 @@ def main() -> None:
         child_main(args.child, args.result)
         return
     from shoal import testbed
-    from shoal.testbed.clients import Route, client_files
 
     check_tools()
     # No subreaper (fanout_bench's is for Ansible's masters): the clients here leave no
@@ -869,20 +874,17 @@ def main() -> None:
     load_before = os.getloadavg()
     benches: list[Bench] = []
     gateways = max(args.gateways, args.rss_gateways)
-    with testbed.running(nodes=max(args.nodes), gateways=gateways) as bed, \
+    with testbed.running(nodes=max(args.nodes), gateways=gateways,
+                         listeners=LISTENERS) as bed, \
             scratch_dir(lambda: any(b.failures for b in benches), "shoal-tree-bench-",
                         0o755) as scratch:
-        files = client_files(scratch / "client", [Route("node* gw*", bed)])
-        target = Target(ssh_config=str(bed.ssh_config), host=bed.host, port=bed.port,
-                        user=bed.user, identity=str(bed.identity),
-                        known_hosts=str(bed.known_hosts))
+        target = spread_target(bed, scratch / "client")
         print(f"testbed {bed!r}", flush=True)
         kex = probe_kex(["shoal-lib", "clush"], target, scratch)
         server = ServerCPU(bed.pid)
         try:
-            bench = Bench(target, files.ssh_config, scratch,
-                          Sshd(bed.pid, bed.directory / "sshd.log"), server, args.timeout,
-                          scratch, args.max_other_load, args.attempts)
+            bench = Bench(target, scratch, Sshd(bed.pid, bed.directory / "sshd.log"), server,
+                          args.timeout, scratch, args.max_other_load, args.attempts)
             benches.append(bench)
             rows = measure_all(bench, args)
             profile = profile_root(bench, args.profile, args.gateways, args.fanout) \
@@ -950,7 +952,14 @@ def section(args: argparse.Namespace, rows: Sequence[Row], tables: Sequence[list
         "One loopback testbed: a real OpenSSH sshd on 127.0.0.1 plays every node and every "
         "gateway (aliases `node1`…, `gw1`…); a gateway is a login of the testbed user that "
         "runs the gateway's code and reaches its targets with the system ssh, so root, "
-        "gateways, their ssh clients and sshd all share the same 2 cores. Each run is "
+        "gateways, their ssh clients and sshd all share the same 2 cores. sshd listens on "
+        f"{LISTENERS} loopback ports and every client's ssh config spreads the aliases over "
+        "them by their last digit, since one port's accept queue (a backlog of 128, fixed "
+        "in OpenSSH) overflowed under the connections the gateways start at once: 4,318 "
+        "dropped handshakes (`nstat` TcpExtListenOverflows) in one 2,000-node shoal tree "
+        "run, whose last nodes then waited for SYN retries until 74 s (73 dropped for shoal "
+        "flat, none for clush's tree), a wait that N machines with an sshd each do not have. "
+        "Each run is "
         "`-b echo ok` in a process of its own. Client CPU: user + sys of the root and its "
         "descendants (shoal's ssh to the gateways, clush's ssh processes). Gateways CPU: "
         "the gateways' processes under sshd with the ssh clients they reaped (sampled "

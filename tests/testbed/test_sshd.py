@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -16,6 +17,8 @@ from support.processes import is_running, wait_gone
 
 from shoal import testbed as tb
 from shoal.errors import TestbedError
+from shoal.testbed.clients import client_files, spread_routes
+from shoal.testbed.config import listener_of
 
 pytestmark = pytest.mark.sshd
 
@@ -176,6 +179,39 @@ def test_200_aliases_share_a_config_of_constant_size(testbed: tb.Testbed,
         assert asyncio.run(main()) == ["node2", "node199", "gw3"]
 
 
+def test_aliases_spread_over_three_listeners(shared_tmp_path: Path) -> None:
+    """Each port has its own accept queue: spread client files lead every alias to the port
+    of its last digit, with the host key trusted there, for ssh's Host patterns and ours."""
+    with tb.running(nodes=30, gateways=4, listeners=3, directory=shared_tmp_path / "bed") as bed:
+        assert len(set(bed.ports)) == 3 and bed.port == bed.ports[0]
+        assert repr(bed).startswith(f"Testbed(directory='{bed.directory}', port={bed.port}, "
+                                    "listeners=3, ")
+        assert tb.load(bed.directory) == bed
+        assert bed.ssh_config.read_text().count("Port ") == 2  # its own: the first, down*
+        files = client_files(shared_tmp_path / "client", spread_routes(bed))
+        aliases = [*bed.nodes, *bed.gateways, "node0", "node100", "gw10"]
+        for alias in aliases:
+            settings = subprocess.run(["ssh", "-G", "-F", str(files.ssh_config), alias],
+                                      capture_output=True, text=True, check=True).stdout
+            assert f"\nport {bed.ports[listener_of(alias, 3)]}\n" in settings, alias
+        for alias in ("node3", "node1", "node12", "gw4", "gw2"):  # ports 0, 1, 2, 1, 2
+            proc = ssh(bed, alias, "echo $SSH_CONNECTION", config=files.ssh_config)
+            assert proc.returncode == 0, proc.stderr
+            assert proc.stdout.split()[2:] == [bed.host, str(bed.ports[listener_of(alias, 3)])]
+
+        async def asyncssh_port(alias: str) -> int:
+            async with asyncssh.connect(alias, config=[str(files.ssh_config)]) as conn:
+                assert (await conn.run("true", check=True)).exit_status == 0
+                return int(conn.get_extra_info("peername")[1])
+
+        for alias in ("node3", "node11", "node2"):
+            assert asyncio.run(asyncssh_port(alias)) == bed.ports[listener_of(alias, 3)]
+        for port in bed.ports:
+            found = subprocess.run(["ssh-keygen", "-F", f"[127.0.0.1]:{port}", "-f",
+                                    str(files.known_hosts)], capture_output=True, check=False)
+            assert found.returncode == 0
+
+
 def test_stop_ends_sshd_and_removes_the_directory_it_made() -> None:
     bed = tb.start(nodes=1, gateways=0)
     assert bed.directory.name.startswith("shoal-testbed-")
@@ -255,6 +291,20 @@ def test_busy_port_is_a_clear_error(shared_tmp_path: Path) -> None:
     assert not (shared_tmp_path / "bed").exists()
 
 
+def test_busy_port_among_listeners_is_a_clear_error(shared_tmp_path: Path) -> None:
+    """sshd would run on the ports it could bind: the testbed refuses to start without all."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(TestbedError) as exc:
+            tb.start(shared_tmp_path / "bed", nodes=1, port=port, listeners=2)
+    assert re.fullmatch(rf"sshd failed to start on 127\.0\.0\.1:{port},\d+: Bind to port "
+                        rf"{port} on 127\.0\.0\.1 failed: Address already in use\.",
+                        str(exc.value))
+    assert not (shared_tmp_path / "bed").exists()
+
+
 def test_sshd_that_exits_at_once_is_reported(shared_tmp_path: Path) -> None:
     with pytest.raises(TestbedError, match=r"^sshd failed to start on 127\.0\.0\.1:\d+: "
                                            r"exit status 1$"):
@@ -298,3 +348,5 @@ def test_unknown_login_user_is_refused() -> None:
 def test_no_nodes_is_refused() -> None:
     with pytest.raises(TestbedError, match="needs at least one node"):
         tb.start(nodes=0)
+    with pytest.raises(TestbedError, match=r"one listener .*listeners=0\)$"):
+        tb.start(listeners=0)

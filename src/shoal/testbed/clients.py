@@ -9,7 +9,10 @@ by the login user (0600), one ``known_hosts`` and an ``ssh_config`` (owned by th
 its gateways can share the one file) whose ``Host``
 blocks (:class:`Route`) point alias patterns at testbeds, optionally from a chosen
 loopback source address (``BindAddress``), which a partition's sshd may require
-(:func:`shoal.testbed.start`'s ``allow_from``).
+(:func:`shoal.testbed.start`'s ``allow_from``), and at one of their ports:
+:func:`spread_routes` spreads the aliases over all the ports of a testbed that listens on
+several (:func:`shoal.testbed.start`'s ``listeners``), so that a burst of connections
+fills several accept queues, not one.
 
 Only loopback is ever used. Imports nothing from shoal but its own package.
 """
@@ -25,17 +28,19 @@ from pathlib import Path
 from shoal.testbed import config as cf
 from shoal.testbed.sshd import Testbed
 
-__all__ = ["ClientFiles", "Route", "client_files", "route_block"]
+__all__ = ["ClientFiles", "Route", "client_files", "route_block", "spread_routes"]
 
 
 @dataclass(frozen=True)
 class Route:
-    """Aliases matching ``patterns`` (ssh ``Host`` patterns) lead to ``bed``'s sshd,
-    connecting from ``bind_address`` (a 127.x address) when one is given."""
+    """Aliases matching ``patterns`` (ssh ``Host`` patterns) lead to ``bed``'s sshd, on
+    ``port`` (one of ``bed.ports``; default: its first), connecting from ``bind_address``
+    (a 127.x address) when one is given."""
 
     patterns: str
     bed: Testbed
     bind_address: str | None = None
+    port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -50,19 +55,22 @@ class ClientFiles:
 def route_block(route: Route, identity: Path, known_hosts: Path) -> str:
     """The ``Host`` block of ``route``, logging in with ``identity``.
 
-    >>> bed = Testbed(Path("/t"), "127.0.0.1", 2222, "u", Path("/t/id"),
+    >>> bed = Testbed(Path("/t"), "127.0.0.1", (2222, 2223), "u", Path("/t/id"),
     ...               Path("/t/ssh_config"), Path("/t/known_hosts"), ("node1",), (), 1)
     >>> text = route_block(Route("part*", bed, "127.0.0.2"), Path("/c/id0"), Path("/c/kh"))
     >>> text.splitlines()[:3]
     ['Host part*', '    HostName 127.0.0.1', '    Port 2222']
     >>> [line.strip() for line in text.splitlines() if "Bind" in line]
     ['BindAddress 127.0.0.2']
+    >>> text = route_block(Route("node*1", bed, port=2223), Path("/c/id0"), Path("/c/kh"))
+    >>> text.splitlines()[2]
+    '    Port 2223'
     """
     bind = f"    BindAddress {route.bind_address}\n" if route.bind_address else ""
     return f"""\
 Host {route.patterns}
     HostName {route.bed.host}
-    Port {route.bed.port}
+    Port {route.bed.port if route.port is None else route.port}
     User {route.bed.user}
 {bind}    IdentityFile {identity}
     IdentitiesOnly yes
@@ -73,6 +81,21 @@ Host {route.patterns}
     CheckHostIP no
     BatchMode yes
 """
+
+
+def spread_routes(bed: Testbed, bind_address: str | None = None) -> list[Route]:
+    """Routes that spread ``bed``'s node and gateway aliases over its ports by their last
+    digit (:func:`shoal.testbed.config.spread_patterns`): ``node1``, ``node11``… to one
+    port, ``node2``, ``node12``… to the next, round the ports.
+
+    >>> bed = Testbed(Path("/t"), "127.0.0.1", (2222, 2223, 2224), "u", Path("/t/id"),
+    ...               Path("/t/ssh_config"), Path("/t/known_hosts"), ("node1",), (), 1)
+    >>> [(route.patterns.split()[:3], route.port) for route in spread_routes(bed)]
+    [(['node*0', 'node*3', 'node*6'], 2222), (['node*1', 'node*4', 'node*7'], 2223), \
+(['node*2', 'node*5', 'node*8'], 2224)]
+    """
+    return [Route(patterns, bed, bind_address, bed.ports[index])
+            for index, patterns in enumerate(cf.spread_patterns(len(bed.ports)))]
 
 
 def client_files(directory: Path | str, routes: Sequence[Route],
@@ -92,11 +115,14 @@ def client_files(directory: Path | str, routes: Sequence[Route],
     known_hosts = path / cf.KNOWN_HOSTS
     blocks = []
     hosts_lines = []
-    for index, route in enumerate(routes):
-        identity = path / f"{cf.IDENTITY}.{index}"
-        identity.write_bytes(route.bed.identity.read_bytes())
-        _give(identity, owner, 0o600)
-        hosts_lines.append(route.bed.known_hosts.read_text())
+    identities: dict[Testbed, Path] = {}  # one copy per testbed, however many routes
+    for route in routes:
+        identity = identities.get(route.bed)
+        if identity is None:
+            identity = identities[route.bed] = path / f"{cf.IDENTITY}.{len(identities)}"
+            identity.write_bytes(route.bed.identity.read_bytes())
+            _give(identity, owner, 0o600)
+            hosts_lines.append(route.bed.known_hosts.read_text())
         blocks.append(route_block(route, identity, known_hosts))
     known_hosts.write_text("".join(hosts_lines))
     _give(known_hosts, owner, 0o644)

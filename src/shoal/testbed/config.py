@@ -9,14 +9,21 @@ Two choices matter for heavy fan-out:
   OpenSSH and asyncssh parse it again at every connection; a line per alias would cost
   real CPU across 1,000 connections.
 * ``known_hosts`` trusts the host key under every name a client may look it up by, and
-  only with the testbed's port: OpenSSH and asyncssh both look up the address given by
+  only with the testbed's ports: OpenSSH and asyncssh both look up the address given by
   ``HostName`` (``[127.0.0.1]:PORT``); a client that keeps the alias looks up
   ``[node7]:PORT``. Any other key is refused (``StrictHostKeyChecking yes``).
+* sshd may listen on several ports (``ListenAddress`` lines): each socket has its own
+  accept queue, whose backlog OpenSSH fixes at 128. A burst of connections larger than
+  that, all to one port, overflows it, and the kernel drops the handshakes that clients
+  retry seconds later (1, 3, 7… s), where N real machines would each accept their own.
+  :func:`spread_patterns` spreads the aliases over the ports by their last digit
+  (:func:`listener_of`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
@@ -36,6 +43,8 @@ __all__ = [
     "STATE_FILE",
     "check_path",
     "known_hosts",
+    "listener_of",
+    "spread_patterns",
     "ssh_config",
     "sshd_config",
 ]
@@ -80,10 +89,11 @@ def check_path(directory: Path) -> str | None:
     return "the path may hold only letters, digits and _./@+,:=- (no blanks, quotes or %)"
 
 
-def sshd_config(directory: Path, port: int, user: str, *, penalties_option: bool,
+def sshd_config(directory: Path, ports: Sequence[int], user: str, *, penalties_option: bool,
                 keys_command: str | None = None, allow_from: tuple[str, ...] = ()) -> str:
     """The ``sshd_config`` of a testbed: loopback only, public keys only, sized for fan-out.
 
+    :param ports: the loopback ports to listen on, one ``ListenAddress`` each.
     :param penalties_option: whether this sshd knows ``PerSourcePenalties`` (OpenSSH 9.8
         and later), which must be turned off: a test that drops connections on purpose
         (a refused host key) would otherwise get 127.0.0.1 blocked for the tests after it.
@@ -95,14 +105,14 @@ def sshd_config(directory: Path, port: int, user: str, *, penalties_option: bool
         (``AllowUsers user@127.0.0.2``): a partition that only clients binding one of them
         (ssh ``BindAddress``, such as a tree's gateways) can reach.
 
-    >>> text = sshd_config(Path("/t"), 2222, "u", penalties_option=False,
+    >>> text = sshd_config(Path("/t"), [2222, 2223], "u", penalties_option=False,
     ...                    allow_from=("127.0.0.2",))
-    >>> [line for line in text.splitlines() if line.startswith("AllowUsers")]
-    ['AllowUsers u@127.0.0.2']
-    >>> text = sshd_config(Path("/t"), 2222, "shoal-test", penalties_option=False)
+    >>> [line for line in text.splitlines() if line.startswith(("AllowUsers", "Listen"))]
+    ['ListenAddress 127.0.0.1:2222', 'ListenAddress 127.0.0.1:2223', 'AllowUsers u@127.0.0.2']
+    >>> text = sshd_config(Path("/t"), [2222], "shoal-test", penalties_option=False)
     >>> [line for line in text.splitlines() if line.startswith("AuthorizedKeys")]
     ['AuthorizedKeysFile /t/authorized_keys']
-    >>> text = sshd_config(Path("/t"), 2222, "shoal-test", penalties_option=False,
+    >>> text = sshd_config(Path("/t"), [2222], "shoal-test", penalties_option=False,
     ...                    keys_command="/usr/bin/cat")
     >>> [line for line in text.splitlines() if line.startswith("AuthorizedKeys")]
     ['AuthorizedKeysFile none', 'AuthorizedKeysCommand /usr/bin/cat /t/authorized_keys', \
@@ -110,6 +120,7 @@ def sshd_config(directory: Path, port: int, user: str, *, penalties_option: bool
     """
     penalties = "PerSourcePenalties no\n" if penalties_option else ""
     allowed = " ".join(f"{user}@{address}" for address in allow_from) or user
+    listen = "".join(f"ListenAddress {HOST}:{port}\n" for port in ports)
     if keys_command is None:
         keys = f"AuthorizedKeysFile {directory}/{AUTHORIZED_KEYS}\n"
     else:
@@ -117,8 +128,7 @@ def sshd_config(directory: Path, port: int, user: str, *, penalties_option: bool
                 f"{directory}/{AUTHORIZED_KEYS}\nAuthorizedKeysCommandUser root\n")
     return f"""\
 # shoal testbed: loopback only, public keys only, sized for heavy fan-out.
-ListenAddress {HOST}:{port}
-AddressFamily inet
+{listen}AddressFamily inet
 HostKey {directory}/{HOST_KEY}
 PidFile {directory}/{PID_FILE}
 # The directory may live under /tmp: no ownership or mode checks.
@@ -191,11 +201,43 @@ Host down*
 """
 
 
-def known_hosts(port: int, host_key: str) -> str:
-    """The ``known_hosts`` line that trusts ``host_key`` (``"type base64"``) on the testbed.
+def known_hosts(ports: Sequence[int], host_key: str) -> str:
+    """The ``known_hosts`` lines that trust ``host_key`` (``"type base64"``) on the
+    testbed, one per port: plain names, comma-separated, as OpenSSH, asyncssh and
+    paramiko all read them (paramiko matches no wildcard, but finds ``[127.0.0.1]:PORT``).
 
-    >>> known_hosts(2222, "ssh-ed25519 AAAAC3Nz")
-    '[127.0.0.1]:2222,[node*]:2222,[gw*]:2222 ssh-ed25519 AAAAC3Nz\\n'
+    >>> print(known_hosts([2222, 2223], "ssh-ed25519 AAAAC3Nz"), end="")
+    [127.0.0.1]:2222,[node*]:2222,[gw*]:2222 ssh-ed25519 AAAAC3Nz
+    [127.0.0.1]:2223,[node*]:2223,[gw*]:2223 ssh-ed25519 AAAAC3Nz
     """
-    names = ",".join([f"[{HOST}]:{port}", *(f"[{p}]:{port}" for p in ALIAS_PATTERNS)])
-    return f"{names} {host_key}\n"
+    lines = []
+    for port in ports:
+        names = ",".join([f"[{HOST}]:{port}", *(f"[{p}]:{port}" for p in ALIAS_PATTERNS)])
+        lines.append(f"{names} {host_key}\n")
+    return "".join(lines)
+
+
+def listener_of(alias: str, listeners: int) -> int:
+    """Which of ``listeners`` ports an alias ending in a digit is spread to: that digit
+    modulo ``listeners`` (the rule :func:`spread_patterns` writes as ``Host`` patterns).
+
+    >>> [listener_of(alias, 3) for alias in ("node1", "node10", "node12", "gw3")]
+    [1, 0, 2, 0]
+    """
+    return int(alias[-1]) % listeners
+
+
+def spread_patterns(listeners: int) -> list[str]:
+    """ssh ``Host`` patterns per port: item ``i`` matches the node and gateway aliases
+    that :func:`listener_of` gives port ``i`` (``*`` matches any run of characters,
+    none included, so ``node*0`` matches ``node10`` and ``node0``). Only the last digit
+    counts: past 10 listeners, the others get no alias.
+
+    >>> spread_patterns(3)[1]
+    'node*1 node*4 node*7 gw*1 gw*4 gw*7'
+    >>> len(spread_patterns(1)[0].split()), len(spread_patterns(12))
+    (20, 10)
+    """
+    return [" ".join(f"{prefix}*{digit}" for prefix in (NODE_PREFIX, GATEWAY_PREFIX)
+                     for digit in range(10) if listener_of(str(digit), listeners) == index)
+            for index in range(min(listeners, 10))]

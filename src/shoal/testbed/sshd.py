@@ -3,7 +3,8 @@
 :func:`start` fills a directory with everything the testbed needs (an ed25519 host key and
 user key, ``sshd_config``, ``authorized_keys``, an ``ssh_config`` with the aliases,
 ``known_hosts`` with the real host key, the sshd log and a ``testbed.json`` state file),
-runs ``sshd -D -e`` on a free loopback port and returns once sshd logs that it listens.
+runs ``sshd -D -e`` on free loopback ports (one by default, ``listeners`` of them when
+asked) and returns once sshd logs that it listens on each.
 :func:`stop` ends it and removes those files; :func:`load` describes a running testbed
 from its state file, from any process.
 
@@ -34,7 +35,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,13 +69,15 @@ class Testbed:
     private key ``identity`` and checks the host key strictly against ``known_hosts``.
     ``pid`` is the sshd listener. Its ``Host node* gw*`` patterns accept any name of that
     shape, even past N; ``down1``, ``down2``… are refused (nothing listens there).
+    ``ports`` are all the ports sshd listens on, ``port`` first; ``known_hosts`` trusts
+    its key on each (:func:`shoal.testbed.clients.spread_routes` spreads aliases over them).
     """
 
     __test__ = False  # not a pytest test class, whatever its name
 
     directory: Path
     host: str
-    port: int
+    ports: tuple[int, ...]
     user: str
     identity: Path
     ssh_config: Path
@@ -86,7 +89,7 @@ class Testbed:
     def ssh_command(self, alias: str, *command: str) -> list[str]:
         """The ``ssh`` argument list that runs ``command`` on ``alias`` through the testbed.
 
-        >>> bed = Testbed(Path("/t"), "127.0.0.1", 2222, "u", Path("/t/id"),
+        >>> bed = Testbed(Path("/t"), "127.0.0.1", (2222,), "u", Path("/t/id"),
         ...               Path("/t/ssh_config"), Path("/t/known_hosts"), ("node1",), (), 1)
         >>> bed.ssh_command("node1", "hostname")
         ['ssh', '-F', '/t/ssh_config', 'node1', 'hostname']
@@ -94,6 +97,11 @@ class Testbed:
         Testbed(directory='/t', port=2222, user='u', nodes='node1', gateways='', pid=1)
         """
         return ["ssh", "-F", str(self.ssh_config), alias, *command]
+
+    @property
+    def port(self) -> int:
+        """The first port, the one the testbed's own ``ssh_config`` leads to."""
+        return self.ports[0]
 
     @property
     def nodeset(self) -> str:
@@ -107,7 +115,8 @@ class Testbed:
 
     def __repr__(self) -> str:
         # Folded: a repr that lists 1,000 aliases helps nobody.
-        return (f"Testbed(directory={str(self.directory)!r}, port={self.port}, "
+        more = f", listeners={len(self.ports)}" if len(self.ports) > 1 else ""
+        return (f"Testbed(directory={str(self.directory)!r}, port={self.port}{more}, "
                 f"user={self.user!r}, nodes={self.nodeset!r}, gateways={self.gatewayset!r}, "
                 f"pid={self.pid})")
 
@@ -124,6 +133,7 @@ def start(
     user: str | None = None,
     *,
     port: int | None = None,
+    listeners: int = 1,
     detach: bool = False,
     sshd: str | None = None,
     allow_from: tuple[str, ...] = (),
@@ -143,6 +153,9 @@ def start(
     :param user: the account to log in as; by default ``shoal-test`` when run by root
         (created on first use, with empty shell start-up files), else the current user.
     :param port: the loopback port to listen on; by default a free one.
+    :param listeners: how many loopback ports to listen on: ``port`` and free ones. Each
+        has an accept queue of its own (a backlog of 128, fixed in OpenSSH), so that
+        bursts of thousands of connections spread over them are not dropped.
     :param detach: let sshd outlive this process (``shoal testbed up``).
     :param sshd: the sshd program to run (default: ``sshd``, from /usr/sbin or ``PATH``).
     :param allow_from: loopback addresses logins must come from (default: any): a
@@ -150,18 +163,20 @@ def start(
         (:func:`shoal.testbed.config.sshd_config`).
     :raises TestbedError: sshd or ssh-keygen is missing, the directory or the account
         cannot be used, a testbed already runs in the directory, or sshd fails to start;
-        the message ends with the first line sshd logged.
+        the message ends with the first line sshd logged, or with the one that names a
+        port it could not bind.
     """
-    if nodes < 1 or gateways < 0:
-        raise TestbedError(f"a testbed needs at least one node and no negative count "
-                           f"(got nodes={nodes}, gateways={gateways})")
+    if nodes < 1 or gateways < 0 or listeners < 1:
+        raise TestbedError(f"a testbed needs at least one node and one listener and no "
+                           f"negative count (got nodes={nodes}, gateways={gateways}, "
+                           f"listeners={listeners})")
     binary = find_sshd(sshd)
     keygen = find_tool("ssh-keygen", "openssh-client")
     account = login_user(user)
     path, made = _prepare_directory(directory)
     try:
-        bed = _start_in(path, made, binary, keygen, account, nodes, gateways, port, detach,
-                        allow_from)
+        bed = _start_in(path, made, binary, keygen, account, nodes, gateways, port, listeners,
+                        detach, allow_from)
     except BaseException:
         _remove_files(path, made)
         raise
@@ -222,6 +237,7 @@ def running(
     *,
     directory: Path | str | None = None,
     user: str | None = None,
+    listeners: int = 1,
     sshd: str | None = None,
     allow_from: tuple[str, ...] = (),
 ) -> Iterator[Testbed]:
@@ -230,8 +246,8 @@ def running(
         with running(nodes=3) as bed:
             subprocess.run(bed.ssh_command("node3", "true"), check=True)
     """
-    bed = start(directory, nodes=nodes, gateways=gateways, user=user, sshd=sshd,
-                allow_from=allow_from)
+    bed = start(directory, nodes=nodes, gateways=gateways, user=user, listeners=listeners,
+                sshd=sshd, allow_from=allow_from)
     try:
         yield bed
     finally:
@@ -304,7 +320,7 @@ def _keygen(keygen: str, path: Path, comment: str) -> str:
 
 
 def _start_in(path: Path, made: bool, binary: str, keygen: str, account: pwd.struct_passwd,
-              nodes: int, gateways: int, port: int | None, detach: bool,
+              nodes: int, gateways: int, port: int | None, listeners: int, detach: bool,
               allow_from: tuple[str, ...] = ()) -> Testbed:
     """Write the keys and configuration into ``path`` and run sshd until it listens."""
     user = account.pw_name
@@ -326,18 +342,19 @@ def _start_in(path: Path, made: bool, binary: str, keygen: str, account: pwd.str
     attempt = 0
     while True:
         attempt += 1
-        chosen = port if port is not None else _free_port()
+        free = _free_ports(listeners if port is None else listeners - 1, port)
+        chosen = free if port is None else (port, *free)
         _write(path / cf.SSHD_CONFIG, cf.sshd_config(path, chosen, user,
                                                      penalties_option=penalties,
                                                      keys_command=keys_command,
                                                      allow_from=allow_from))
-        _write(path / cf.SSH_CONFIG, cf.ssh_config(path, chosen, user))
+        _write(path / cf.SSH_CONFIG, cf.ssh_config(path, chosen[0], user))
         _write(path / cf.KNOWN_HOSTS, cf.known_hosts(chosen, host_key))
         proc = _launch(binary, path, detach)
         try:
             _wait_listening(proc, path / cf.LOG, chosen)
             bed = Testbed(
-                directory=path, host=cf.HOST, port=chosen, user=user,
+                directory=path, host=cf.HOST, ports=chosen, user=user,
                 identity=path / cf.IDENTITY, ssh_config=path / cf.SSH_CONFIG,
                 known_hosts=path / cf.KNOWN_HOSTS,
                 nodes=tuple(f"{cf.NODE_PREFIX}{i}" for i in range(1, nodes + 1)),
@@ -348,9 +365,11 @@ def _start_in(path: Path, made: bool, binary: str, keygen: str, account: pwd.str
             return bed
         except BaseException as exc:
             _terminate(proc.pid, None, path)  # if it still runs: nothing may outlive a failure
-            # A free port can be taken between the probe and sshd's bind: take another.
-            if not (port is None and attempt < _PORT_TRIES and isinstance(exc, TestbedError)
-                    and "Address already in use" in str(exc)):
+            # A free port can be taken between the probe and sshd's bind: take others (the
+            # one given stays: when it is the one taken, every try fails alike).
+            if not (attempt < _PORT_TRIES and isinstance(exc, TestbedError)
+                    and "Address already in use" in str(exc)
+                    and (port is None or f"Bind to port {port} " not in str(exc))):
                 raise
 
 
@@ -360,8 +379,8 @@ def _start_in(path: Path, made: bool, binary: str, keygen: str, account: pwd.str
 def _write_state(bed: Testbed, made: bool) -> None:
     """Record the testbed in ``testbed.json``, whole or not at all (``status`` may read it)."""
     state = {
-        "directory": str(bed.directory), "host": bed.host, "port": bed.port, "user": bed.user,
-        "nodes": len(bed.nodes), "gateways": len(bed.gateways), "pid": bed.pid,
+        "directory": str(bed.directory), "host": bed.host, "ports": list(bed.ports),
+        "user": bed.user, "nodes": len(bed.nodes), "gateways": len(bed.gateways), "pid": bed.pid,
         "started": _start_time(bed.pid), "made_directory": made,
     }
     tmp = bed.directory / f"{cf.STATE_FILE}.tmp"
@@ -373,10 +392,12 @@ def _read_state(path: Path) -> dict[str, Any] | None:
     """The state recorded in ``path``, or ``None`` when there is none or it is damaged."""
     try:
         state = json.loads((path / cf.STATE_FILE).read_text())
-        for key, kind in (("directory", str), ("host", str), ("port", int), ("user", str),
+        for key, kind in (("directory", str), ("host", str), ("ports", list), ("user", str),
                           ("nodes", int), ("gateways", int), ("pid", int)):
             if not isinstance(state[key], kind):
                 return None
+        if not state["ports"] or not all(isinstance(p, int) for p in state["ports"]):
+            return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return dict(state)
@@ -386,7 +407,7 @@ def _from_state(state: dict[str, Any]) -> Testbed:
     """The :class:`Testbed` a state file describes."""
     path = Path(state["directory"])
     return Testbed(
-        directory=path, host=state["host"], port=state["port"], user=state["user"],
+        directory=path, host=state["host"], ports=tuple(state["ports"]), user=state["user"],
         identity=path / cf.IDENTITY, ssh_config=path / cf.SSH_CONFIG,
         known_hosts=path / cf.KNOWN_HOSTS,
         nodes=tuple(f"{cf.NODE_PREFIX}{i}" for i in range(1, state["nodes"] + 1)),
@@ -398,11 +419,17 @@ def _from_state(state: dict[str, Any]) -> Testbed:
 # -- the sshd process -----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((cf.HOST, 0))
-        return int(sock.getsockname()[1])
+def _free_ports(count: int, taken: int | None = None) -> tuple[int, ...]:
+    """``count`` distinct loopback ports nobody listens on right now, ``taken`` excluded."""
+    with contextlib.ExitStack() as stack:
+        ports: list[int] = []
+        while len(ports) < count:
+            # Held open until all are chosen, so that the kernel hands out each once.
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((cf.HOST, 0))
+            if sock.getsockname()[1] != taken:
+                ports.append(int(sock.getsockname()[1]))
+        return tuple(ports)
 
 
 def _child_setup(detach: bool) -> Callable[[], None]:
@@ -449,24 +476,32 @@ def _first_line(log: bytes, returncode: int) -> str:
     return lines[0] if lines else f"exit status {returncode}"
 
 
-def _wait_listening(proc: subprocess.Popen[bytes], log_path: Path, port: int) -> None:
-    """Wait until sshd logs "Server listening on"; fail with its log if it exits first."""
+def _wait_listening(proc: subprocess.Popen[bytes], log_path: Path,
+                    ports: Sequence[int]) -> None:
+    """Wait until sshd logs "Server listening on" for each port; fail with its log if it
+    exits first, or with its words as soon as it cannot bind one of them."""
     deadline = time.monotonic() + _READY_TIMEOUT
+    where = f"{cf.HOST}:{','.join(map(str, ports))}"
     log = b""
     with log_path.open("rb") as stream:
         while True:
             log += stream.read()
-            if b"Server listening on " in log:
+            if log.count(b"Server listening on ") == len(ports):
                 return
+            complete = log[: log.rfind(b"\n") + 1].decode("utf-8", "replace")
+            failed = next((line for line in complete.splitlines()
+                           if line.startswith("Bind to port ")), None)
+            if failed is not None:  # the caller ends sshd, which may run on the others
+                raise TestbedError(f"sshd failed to start on {where}: {failed}")
             if proc.poll() is not None:
                 log += stream.read()
                 _CHILDREN.pop(proc.pid, None)
-                raise TestbedError(f"sshd failed to start on {cf.HOST}:{port}: "
+                raise TestbedError(f"sshd failed to start on {where}: "
                                    f"{_first_line(log, proc.returncode)}")
             left = deadline - time.monotonic()
             if left <= 0:
                 _terminate(proc.pid, None, log_path.parent)
-                raise TestbedError(f"sshd did not listen on {cf.HOST}:{port} within "
+                raise TestbedError(f"sshd did not listen on {where} within "
                                    f"{_READY_TIMEOUT:g}s: see its log, {log_path}")
             # Blocks until sshd exits, waking every 10 ms to read what it logged.
             with contextlib.suppress(subprocess.TimeoutExpired):
