@@ -910,16 +910,18 @@ NOTES = [
     "- A tree adds an OpenSSH client process per target on its gateway, here on the same "
     "2 cores (\"the processes they ran\"); flat shoal does the client side in its own "
     "process (asyncssh). On gateways of their own that CPU would run beside the root's.",
-    "- shoal's gateways start each ssh client with a parent-death signal set in a "
-    "`preexec_fn` (`shoal/tree/workers.py:die_with_parent`): Python then forks instead of "
-    "vforking and runs Python code in the child, which is most of what shoal's gateways "
-    "spend per node beyond ClusterShell's.",
+    "- A gateway starts each target's ssh with no Python code in the child (a watchdog "
+    "process, not a `preexec_fn`, ends the targets of a gateway that dies), so that the "
+    "child is vforked: \"their Python\" is what shoal's gateway code itself costs per node.",
     "- With output identical everywhere, a gateway sends one `OUT` (and one `RET`) per "
-    "flush window (`gather_delay`, 0.1 s), whatever the node count; the bytes grow with "
-    "the windows the run lasts (the OUT column: windows × gateways), not with the nodes.",
-    "- Each `shoal run --topology` builds the gateways' code bundle "
-    "(`shoal/tree/bundle.py:build_bundle`, which strips the sources' syntax trees) before "
-    "it starts a gateway: the root's fixed cost in the profile above.",
+    "flush that has ends in it. The root sends a command to each gateway a window at a "
+    "time (twice its share of `-f`), so that the targets not sent yet can go to a sibling "
+    "if the gateway dies, and sends more as it hears of ends (a quarter of a window at a "
+    "time): the OUT column grows with the gateways' targets divided by that quarter, not "
+    "with the nodes. A job that has all its targets (200 nodes: 50 per gateway) waits "
+    "twice as long after each flush, up to 16 × `gather_delay`.",
+    "- The gateways' code bundle is built once for each state of shoal's sources and kept in "
+    "`~/.cache/shoal`: a run reads it, and the profile above holds no build.",
 ]
 
 
