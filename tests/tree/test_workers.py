@@ -227,7 +227,7 @@ def _run_copy(rec: Recorder, nodes: list[str], command: str, data: bytes) -> Non
     asyncio.run(scenario())
 
 
-def test_copy_extracts_one_stream_on_every_target_and_preserve_keeps_times(
+def test_copy_extracts_one_stream_on_every_target_and_preserve_keeps_times_and_modes(
         tmp_path: Path) -> None:
     rec = Recorder()
     data = _tar({"dir/file": b"content\n"})
@@ -236,7 +236,7 @@ def test_copy_extracts_one_stream_on_every_target_and_preserve_keeps_times(
         for dest in dests.values():
             dest.mkdir()
         # each target copies into its own folder, the local launcher naming it
-        command = f'cd "{tmp_path}/$SHOAL_NODE-{preserve}" && ' + \
+        command = f'umask 077 && cd "{tmp_path}/$SHOAL_NODE-{preserve}" && ' + \
             copy_command(".", ["dir"], False, preserve)
         _run_copy(rec, _nodes(3), command, data)
         for node, dest in dests.items():
@@ -244,8 +244,8 @@ def test_copy_extracts_one_stream_on_every_target_and_preserve_keeps_times(
             copied = dest / "dir" / "file"
             assert copied.read_bytes() == b"content\n"
             assert (copied.stat().st_mtime == 1_000_000_000) is preserve
-            if preserve:
-                assert copied.stat().st_mode & 0o777 == 0o640
+            # the source's bits, less the umask unless preserved (as scp: root too)
+            assert copied.stat().st_mode & 0o777 == (0o640 if preserve else 0o600)
 
 
 def test_copy_refuses_members_that_climb_out_or_are_absolute(tmp_path: Path) -> None:

@@ -210,7 +210,9 @@ def copy_command(dest: str, names: Sequence[str], into: bool, preserve: bool) ->
 
     GNU tar strips a leading ``/`` and refuses members with ``..`` by default (the copy
     then fails), and creates symlinks only after the other members, so a member cannot
-    write through one; ``--no-same-owner`` keeps the login user as owner even for root.
+    write through one; ``--no-same-owner`` keeps the login user as owner even for root,
+    and ``--no-same-permissions`` applies the umask even for root (GNU tar's default for
+    root is the archive's bits), as scp does.
     Without ``preserve``, files get the time of the copy (``-m``), as scp.
 
     >>> print(copy_command("/tmp/d x", ["a", "b"], True, False))  # doctest: +ELLIPSIS
@@ -224,14 +226,16 @@ def copy_command(dest: str, names: Sequence[str], into: bool, preserve: bool) ->
 #: then the names of the copies in the tar stream on stdin. tar's first message says
 #: why it failed, but for its notes that it strips a leading / or ../ from names.
 _COPY = FUNCTIONS + " " + one_line("""
-dest=$1 into=$2; if [ "$3" = 1 ]; then keep=-p; else keep=-m; fi; shift 3;
+dest=$1 into=$2;
+if [ "$3" = 1 ]; then keep=-p modes=--same-permissions;
+else keep=-m modes=--no-same-permissions; fi; shift 3;
 fail() {
   printf 'copy to %s failed: %s\\n' "$1" "$2" >&2;
   [ -z "$staging" ] || rm -rf -- "$staging"; exit 1;
 };
 staging=; locate "$dest" "$1" "$into" && stage || fail "$dest" "$fault";
 if [ $# = 1 ]; then what=$target; else what=$dest; fi;
-out=$(tar -x -f - --no-same-owner "$keep" -C "$staging" 2>&1) ||
+out=$(tar -x -f - --no-same-owner "$keep" "$modes" -C "$staging" 2>&1) ||
   fail "$what" "$(why "$(printf '%s\\n' "$out" | grep -v '^tar: Removing leading')" 1)";
 for name in "$@"; do
   locate "$dest" "$name" "$into" || fail "$dest" "$fault";
