@@ -26,8 +26,8 @@ shoal.tree.gateway`` and of ``shoal gateway``.
 
 Runs on the gateways: Python 3.6 and the standard library once annotations are
 stripped; imports from shoal only :mod:`shoal.tree` modules, :mod:`shoal.nodeset`,
-:mod:`shoal.engine.gather`, :mod:`shoal.hosts.sshargv`, :mod:`shoal.hosts.placing` and
-:mod:`shoal.errors`.
+:mod:`shoal.engine.gather`, :mod:`shoal.hosts.sshargv`, :mod:`shoal.hosts.sshfail`,
+:mod:`shoal.hosts.placing` and :mod:`shoal.errors`.
 """
 
 from __future__ import annotations
