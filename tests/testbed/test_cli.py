@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import signal
@@ -16,6 +17,7 @@ from support.processes import is_running, wait_gone
 from shoal import testbed as tb
 from shoal.cli.app import cli
 from shoal.errors import TestbedError
+from shoal.testbed.config import STATE_FILE
 from shoal.testbed.user import ensure_dedicated_user, remove_dedicated_user
 
 pytestmark = pytest.mark.sshd
@@ -30,10 +32,14 @@ def shoal(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_up_ssh_down(shared_tmp_path: Path) -> None:
     directory = shared_tmp_path / "bed"
-    up = shoal("testbed", "up", "--nodes", "20", "--dir", str(directory))
+    up = shoal("testbed", "up", "--nodes", "20", "--listeners", "2", "--dir", str(directory))
     assert up.returncode == 0, up.stderr
     lines = up.stdout.splitlines()
     assert lines[0] == f"started a testbed in {directory}"
+    bed = tb.load(directory)
+    assert len(bed.ports) == 2
+    assert lines[1] == (f"sshd        127.0.0.1:{bed.ports[0]},{bed.ports[1]} (pid {bed.pid}), "
+                        f"logging in as {bed.user}")
     assert "nodes       node[1-20] (20)" in lines
     assert "gateways    gw[1-4] (4)" in lines
     assert f"ssh_config  {directory}/ssh_config" in lines
@@ -41,7 +47,6 @@ def test_up_ssh_down(shared_tmp_path: Path) -> None:
     assert f"stop        shoal testbed down --dir {directory}" in lines
 
     # The command has exited; its sshd runs on, in a session of its own.
-    bed = tb.load(directory)
     assert is_running(bed.pid)
     assert os.getsid(bed.pid) == bed.pid
     proc = subprocess.run(bed.ssh_command("node20", "true"), capture_output=True, text=True,
@@ -53,11 +58,18 @@ def test_up_ssh_down(shared_tmp_path: Path) -> None:
                                          *lines[1:]]
     resized = shoal("testbed", "up", "--nodes", "5", "--dir", str(directory))
     assert (resized.returncode, resized.stdout) == (1, "")
-    assert resized.stderr == (f"shoal: a testbed with 20 nodes and 4 gateways already runs in "
-                              f"{directory}, not 5 and 4: stop it first "
+    assert resized.stderr == (f"shoal: a testbed with 20 nodes, 4 gateways and 2 listeners "
+                              f"already runs in {directory}, not 5, 4 and 1: stop it first "
                               f"(shoal testbed down --dir {directory})\n")
     status = shoal("testbed", "status", "--dir", str(directory))
     assert (status.returncode, status.stdout.splitlines()) == (0, lines[1:])
+
+    # A state file from before testbeds had several ports still leads to its sshd.
+    state_file = directory / STATE_FILE
+    state = json.loads(state_file.read_text())
+    state["port"] = state.pop("ports")[0]
+    state_file.write_text(json.dumps(state))
+    assert tb.load(directory).ports == bed.ports[:1]
 
     down = shoal("testbed", "down", "--dir", str(directory))
     assert (down.returncode, down.stdout) == (

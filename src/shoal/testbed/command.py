@@ -25,7 +25,8 @@ def _describe(bed: tb.Testbed, directory: Path) -> None:
     """Print where the testbed is and a command to try it, one fact per line."""
     config = shlex.quote(str(bed.ssh_config))
     where = _dir_option(directory)
-    click.echo(f"sshd        {bed.host}:{bed.port} (pid {bed.pid}), logging in as {bed.user}")
+    ports = ",".join(str(port) for port in bed.ports)
+    click.echo(f"sshd        {bed.host}:{ports} (pid {bed.pid}), logging in as {bed.user}")
     click.echo(f"nodes       {bed.nodeset} ({len(bed.nodes)})")
     if bed.gateways:
         click.echo(f"gateways    {bed.gatewayset} ({len(bed.gateways)})")
@@ -46,22 +47,26 @@ def testbed() -> None:
               help="Number of gateway aliases.")
 @click.option("--user", metavar="NAME", default=None,
               help=f"Account to log in as (default: {LOGIN_USER} as root, else you).")
+@click.option("--listeners", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Loopback ports sshd listens on (each has its own accept queue of 128).")
 @_DIR
-def up(nodes: int, gateways: int, user: str | None, directory: Path | None) -> None:
+def up(nodes: int, gateways: int, user: str | None, listeners: int,
+       directory: Path | None) -> None:
     """Start the testbed, or show the one already running there."""
     directory = (directory or tb.default_directory()).absolute()
     try:
         bed = tb.load(directory)
     except TestbedError:
-        bed = tb.start(directory, nodes=nodes, gateways=gateways, user=user, detach=True)
+        bed = tb.start(directory, nodes=nodes, gateways=gateways, user=user,
+                       listeners=listeners, detach=True)
         click.echo(f"started a testbed in {directory}")
     else:
-        if (len(bed.nodes), len(bed.gateways)) != (nodes, gateways) and _given("nodes",
-                                                                              "gateways"):
+        have = (len(bed.nodes), len(bed.gateways), len(bed.ports))
+        if have != (nodes, gateways, listeners) and _given("nodes", "gateways", "listeners"):
             raise TestbedError(
-                f"a testbed with {len(bed.nodes)} nodes and {len(bed.gateways)} gateways "
-                f"already runs in {directory}, not {nodes} and {gateways}: stop it first "
-                f"(shoal testbed down{_dir_option(directory)})")
+                f"a testbed with {have[0]} nodes, {have[1]} gateways and {have[2]} "
+                f"listeners already runs in {directory}, not {nodes}, {gateways} and "
+                f"{listeners}: stop it first (shoal testbed down{_dir_option(directory)})")
         click.echo(f"a testbed is already running in {directory}")
     _describe(bed, directory)
 

@@ -392,6 +392,8 @@ def _read_state(path: Path) -> dict[str, Any] | None:
     """The state recorded in ``path``, or ``None`` when there is none or it is damaged."""
     try:
         state = json.loads((path / cf.STATE_FILE).read_text())
+        if "ports" not in state and isinstance(state.get("port"), int):
+            state["ports"] = [state.pop("port")]  # written before testbeds had several
         for key, kind in (("directory", str), ("host", str), ("ports", list), ("user", str),
                           ("nodes", int), ("gateways", int), ("pid", int)):
             if not isinstance(state[key], kind):
