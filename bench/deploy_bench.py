@@ -72,11 +72,9 @@ from fanout_bench import (
     clients_of,
     last_line,
     machine,
-    machine_busy,
-    own_cpu,
+    metered_run,
     probe_fabric,
     raise_nofile,
-    run_process,
     scratch_dir,
     spread_target,
     sshd_limits,
@@ -387,20 +385,11 @@ class Bench:
         work.mkdir()
         result = work / "result.json"
         spec = spec_for(client, target or self.target, n, work, result)
-        self.sshd.quiesce()
-        offset, sshd_before = self.sshd.log_size(), self.sshd.cpu()
-        busy_before, self_before = machine_busy(), own_cpu()
-        window = time.monotonic()
-        proc = run_process(spec.argv, env=spec.env, cwd=work, timeout=self.timeout,
-                           sshd_pid=self.sshd.pid)
-        settled = self.sshd.quiesce()
+        run = metered_run(self.sshd, spec.argv, env=spec.env, cwd=work, timeout=self.timeout)
+        proc, settled = run.proc, run.settled
         row = Row(client, n, wall=proc.wall, cpu=proc.cpu, maxrss_kib=proc.maxrss_kib,
-                  sshd_cpu=self.sshd.cpu() - sshd_before,
-                  logins=self.sshd.logins_since(offset), work=work)
-        # What the machine did besides the client, sshd and this script: others' work.
-        other = (machine_busy() - busy_before - proc.cpu - row.sshd_cpu
-                 - (own_cpu() - self_before))
-        row.other_load = max(0.0, other) / ((time.monotonic() - window) * CORES)
+                  sshd_cpu=run.server_cpu, logins=run.logins, work=work,
+                  other_load=run.other_load)
         done = spec.check(proc.stdout, proc.stderr)
         row.steps_ok = sum(done.values())
         problems: list[str] = []

@@ -595,6 +595,42 @@ def reap_orphans(sshd_pid: int, grace: float = 10.0) -> list[resource.struct_rus
     return usages
 
 
+@dataclass
+class Metered:
+    """One client run, with what the server did meanwhile (:func:`metered_run`)."""
+
+    proc: Process
+    logins: int  #: logins sshd logged during the run
+    server_cpu: float  #: CPU seconds of the server side
+    other_load: float  #: share of the machine busy with neither the run, sshd nor us
+    settled: bool  #: sshd's sessions ended after the client exited
+
+
+def metered_run(sshd: Sshd, argv: Sequence[str], *, env: dict[str, str], cwd: Path,
+                timeout: float, server_cpu: Callable[[], float] | None = None,
+                during: contextlib.AbstractContextManager[Any] | None = None) -> Metered:
+    """Run ``argv`` (:func:`run_process`) between two quiet points of ``sshd``, and
+    account for the server and for other users' work on the machine meanwhile.
+
+    :param server_cpu: the server side's CPU seconds so far (default: ``sshd.cpu``).
+    :param during: a context (a sampler) entered around the run and the settling.
+    """
+    server = server_cpu or sshd.cpu
+    sshd.quiesce()
+    offset, server_before = sshd.log_size(), server()
+    busy_before, self_before = machine_busy(), own_cpu()
+    window = time.monotonic()
+    with during or contextlib.nullcontext():
+        proc = run_process(argv, env=env, cwd=cwd, timeout=timeout, sshd_pid=sshd.pid)
+        settled = sshd.quiesce()
+    logins = sshd.logins_since(offset)
+    spent = server() - server_before
+    # What the machine did besides the client, sshd and this script: other users' work.
+    other = machine_busy() - busy_before - proc.cpu - spent - (own_cpu() - self_before)
+    share = max(0.0, other) / ((time.monotonic() - window) * (os.cpu_count() or 1))
+    return Metered(proc, logins, spent, share, settled)
+
+
 def machine_busy() -> float:
     """CPU seconds the whole machine has spent busy in processes since boot (/proc/stat).
 
@@ -809,21 +845,10 @@ class Bench:
         rows = [Row(client, n, fanout)]
         if client == "shoal-lib":
             rows.append(Row("shoal-lib-warm", n, fanout))
-        self.sshd.quiesce()
-        offset, sshd_before = self.sshd.log_size(), self.sshd.cpu()
-        busy_before, self_before = machine_busy(), own_cpu()
-        window = time.monotonic()
-        proc = run_process(spec.argv, env=spec.env, cwd=work, timeout=self.timeout,
-                           sshd_pid=self.sshd.pid)
-        settled = self.sshd.quiesce()
-        logins = self.sshd.logins_since(offset)
-        sshd_cpu = self.sshd.cpu() - sshd_before
-        # What the machine did besides the client, sshd and this script: other users' work.
-        other = (machine_busy() - busy_before - proc.cpu - sshd_cpu
-                 - (own_cpu() - self_before))
-        other_share = max(0.0, other) / ((time.monotonic() - window) * (os.cpu_count() or 1))
+        run = metered_run(self.sshd, spec.argv, env=spec.env, cwd=work, timeout=self.timeout)
+        proc, logins, sshd_cpu, settled = run.proc, run.logins, run.server_cpu, run.settled
         for row in rows:
-            row.other_load = other_share
+            row.other_load = run.other_load
         report: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):
             report = json.loads(result.read_text())

@@ -77,11 +77,9 @@ from fanout_bench import (
     fmt,
     last_line,
     machine,
-    machine_busy,
-    own_cpu,
+    metered_run,
     probe_kex,
     raise_nofile,
-    run_process,
     scratch_dir,
     spread_target,
     version_of,
@@ -480,19 +478,11 @@ class Bench:
         work.chmod(0o755)
         spec = self.spec(kind, n, gateways, fanout, work)
         row = Row(kind, n, gateways, fanout)
-        self.sshd.quiesce()
-        offset, server_before = self.sshd.log_size(), self.server.usage()
-        busy_before, self_before = machine_busy(), own_cpu()
-        window = time.monotonic()
-        with GatewayMeter(self.sshd.pid, spec.gateways) as meter:
-            proc = run_process(spec.argv, env=spec.env, cwd=work, timeout=self.timeout,
-                               sshd_pid=self.sshd.pid)
-            settled = self.sshd.quiesce()
-        logins = self.sshd.logins_since(offset)
-        server = self.server.usage() - server_before
-        other = (machine_busy() - busy_before - proc.cpu - server
-                 - (own_cpu() - self_before))
-        row.other_load = max(0.0, other) / ((time.monotonic() - window) * (os.cpu_count() or 1))
+        meter = GatewayMeter(self.sshd.pid, spec.gateways)
+        run = metered_run(self.sshd, spec.argv, env=spec.env, cwd=work, timeout=self.timeout,
+                          server_cpu=self.server.usage, during=meter)
+        proc, logins, server, settled = run.proc, run.logins, run.server_cpu, run.settled
+        row.other_load = run.other_load
         report: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):
             report = json.loads((work / "result.json").read_text())
